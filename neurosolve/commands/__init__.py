@@ -1,0 +1,1 @@
+"""Subcommands of the ``neurosolve`` command line, one module each."""

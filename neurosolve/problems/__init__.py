@@ -1,0 +1,26 @@
+"""Constructors of the problems that :func:`neurosolve.solve` accepts.
+
+Each constructor lives in its own module so that its heavy dependency (dolfinx for the
+finite-element problems) loads only when it is called.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Public constructor name -> module (relative to this package) that defines it.
+_CONSTRUCTORS: dict[str, str] = {}
+
+__all__ = sorted(_CONSTRUCTORS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _CONSTRUCTORS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'neurosolve.problems' has no attribute {name!r}")
+    return getattr(importlib.import_module(module, __name__), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_CONSTRUCTORS))
