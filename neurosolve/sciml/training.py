@@ -2,7 +2,9 @@
 
 :class:`Trainer` runs Adam with an optional learning-rate schedule over a torch
 ``DataLoader`` of dict batches, logs each epoch, shows a progress bar, evaluates named
-validation metrics, and writes resumable, self-describing checkpoints.
+validation metrics, and writes resumable, self-describing checkpoints. Under torchrun it
+wraps the model in ``DistributedDataParallel``, reduces logged losses over the ranks and
+writes checkpoints from rank 0 only (see :mod:`neurosolve.sciml.distributed`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from . import distributed
 from .checkpoints import load_checkpoint, save_checkpoint
 
 logger = logging.getLogger(__name__)
@@ -121,8 +124,12 @@ class Trainer:
         provenance: dict[str, Any] | None = None,
     ) -> None:
         self.config = config
-        self.device = torch.device(config.device)
-        self.model = model.to(self.device)
+        self.device = torch.device(distributed.local_device(config.device))
+        model = model.to(self.device)
+        if distributed.is_distributed():
+            device_ids = [self.device.index] if self.device.type == "cuda" else None
+            model = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+        self.model = model
         self.loss = loss
         self.model_name = model_name
         self.model_args = model_args
@@ -153,10 +160,13 @@ class Trainer:
     def train_epoch(self, loader: Iterable[Batch]) -> float:
         """Run one epoch of optimisation; return the mean training loss per sample."""
         self.model.train()
+        sampler = getattr(loader, "sampler", None)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(self.epoch)
         total, count = 0.0, 0
         bar = tqdm(
             loader, desc=f"epoch {self.epoch + 1}/{self.config.epochs}",
-            disable=not self.config.progress, leave=False,
+            disable=not (self.config.progress and distributed.is_main_process()), leave=False,
         )
         for batch in bar:
             batch = self._to_device(batch)
@@ -177,6 +187,7 @@ class Trainer:
             bar.set_postfix(loss=f"{loss.item():.4g}")
         if self.scheduler is not None:
             self.scheduler.step()
+        total, count = distributed.all_reduce_sum([total, float(count)], self.device)
         return total / max(count, 1)
 
     @torch.no_grad()
@@ -191,7 +202,9 @@ class Trainer:
             for name, metric in self.metrics.items():
                 sums[name] += float(metric(self.model, batch)) * size
             count += size
-        return {name: value / max(count, 1) for name, value in sums.items()}
+        names = list(sums)
+        reduced = distributed.all_reduce_sum([sums[k] for k in names] + [float(count)], self.device)
+        return {name: value / max(reduced[-1], 1) for name, value in zip(names, reduced[:-1])}
 
     def fit(
         self,
@@ -219,16 +232,21 @@ class Trainer:
             if val_loader is not None and self.metrics:
                 record.update({f"val_{k}": v for k, v in self.evaluate(val_loader).items()})
             self.history.append(record)
-            logger.info(
-                "epoch %d/%d: %s", self.epoch, self.config.epochs,
-                ", ".join(f"{k}={v:.4g}" for k, v in record.items() if k != "epoch"),
-            )
+            if distributed.is_main_process():
+                logger.info(
+                    "epoch %d/%d: %s", self.epoch, self.config.epochs,
+                    ", ".join(f"{k}={v:.4g}" for k, v in record.items() if k != "epoch"),
+                )
             if checkpoint is not None:
                 self.save(checkpoint)
         return self.history
 
     def save(self, path: str | Path) -> Path:
-        return save_checkpoint(
+        """Write a resumable checkpoint; under torchrun only rank 0 writes, then all ranks wait."""
+        if not distributed.is_main_process():
+            distributed.barrier()
+            return Path(path)
+        saved = save_checkpoint(
             path, self.model, model_name=self.model_name, model_args=self.model_args,
             normalizers=self.normalizers,
             training={**asdict(self.config), "epochs_done": self.epoch},
@@ -239,6 +257,8 @@ class Trainer:
                 "history": [dict(h) for h in self.history],
             },
         )
+        distributed.barrier()
+        return saved
 
     def load_state(self, path: str | Path) -> None:
         payload = load_checkpoint(path, map_location=self.device)
