@@ -15,6 +15,7 @@ from .problems import Problem
 # package stays cheap and heavy dependencies (torch, dolfinx) load only when used.
 METHOD_MODULES: tuple[str, ...] = (
     "neurosolve.solvers.krylov",
+    "neurosolve.solvers.gmg",
 )
 
 _REGISTRY: dict[str, type[Method]] = {}
