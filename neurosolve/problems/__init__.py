@@ -10,7 +10,9 @@ import importlib
 from typing import Any
 
 # Public constructor name -> module (relative to this package) that defines it.
-_CONSTRUCTORS: dict[str, str] = {}
+_CONSTRUCTORS: dict[str, str] = {
+    "poisson": ".poisson",
+}
 
 __all__ = sorted(_CONSTRUCTORS)
 

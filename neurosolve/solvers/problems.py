@@ -147,6 +147,14 @@ class LinearProblem(Problem):
         Short label used in tables and files.
     provenance : dict
         The constructor's settings, stored with every result written to disk.
+    dirichlet_values : ndarray, optional
+        Grid-shaped array holding the Dirichlet value at each Dirichlet point and zero
+        elsewhere; :meth:`to_grid` fills the points that are not unknowns from it.
+    space_dofs : ndarray of int, optional
+        For each unknown, its degree-of-freedom index in ``function_space``.
+    space_values : ndarray, optional
+        Values at every degree of freedom of ``function_space``: Dirichlet values at
+        Dirichlet DOFs, zero elsewhere; :meth:`to_space` fills in the unknowns.
 
     Raises
     ------
@@ -166,6 +174,9 @@ class LinearProblem(Problem):
     x_exact: np.ndarray | None = None
     name: str = "linear"
     provenance: dict[str, Any] = field(default_factory=dict)
+    dirichlet_values: np.ndarray | None = None
+    space_dofs: np.ndarray | None = None
+    space_values: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         A = self.A
@@ -224,6 +235,43 @@ class LinearProblem(Problem):
     def residual_norm(self, x: np.ndarray) -> float:
         """Return the true residual norm ``||b - A x||``."""
         return float(np.linalg.norm(self.b - self.matvec(x)))
+
+    def to_grid(self, x: np.ndarray) -> np.ndarray:
+        """Scatter a solution vector onto the grid, with Dirichlet values at their points.
+
+        Points that are neither unknowns nor Dirichlet points (inside obstacles) get 0.
+
+        Raises
+        ------
+        ValueError
+            If the problem has no grid geometry or ``x`` has the wrong length.
+        """
+        if self.geometry is None:
+            raise ValueError(
+                f"problem {self.name!r} has no grid geometry; use to_space(x) for problems "
+                f"on unstructured meshes"
+            )
+        grid = self.geometry.to_grid(np.asarray(x, dtype=np.float64))
+        if self.dirichlet_values is None or self.geometry.free is None:
+            return grid
+        return np.where(self.geometry.free, grid, self.dirichlet_values)
+
+    def to_space(self, x: np.ndarray) -> np.ndarray:
+        """Return the values at every DOF of ``function_space`` for a solution vector ``x``.
+
+        Raises
+        ------
+        ValueError
+            If the problem has no finite-element space or ``x`` has the wrong length.
+        """
+        if self.space_dofs is None or self.space_values is None:
+            raise ValueError(f"problem {self.name!r} was not built from a finite-element space")
+        x = np.asarray(x, dtype=np.float64).reshape(-1)
+        if x.shape[0] != self.n:
+            raise ValueError(f"x has length {x.shape[0]}, expected {self.n}")
+        values = self.space_values.copy()
+        values[self.space_dofs] = x
+        return values
 
 
 @dataclass
