@@ -16,6 +16,7 @@ from ._version import __version__
 COMMAND_MODULES: tuple[str, ...] = (
     "neurosolve.commands.methods",
     "neurosolve.commands.train",
+    "neurosolve.commands.validate",
 )
 
 

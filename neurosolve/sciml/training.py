@@ -204,7 +204,8 @@ class Trainer:
             count += size
         names = list(sums)
         reduced = distributed.all_reduce_sum([sums[k] for k in names] + [float(count)], self.device)
-        return {name: value / max(reduced[-1], 1) for name, value in zip(names, reduced[:-1])}
+        count = max(reduced[-1], 1.0)
+        return {name: value / count for name, value in zip(names, reduced[:-1], strict=True)}
 
     def fit(
         self,

@@ -13,7 +13,6 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, aslinearoperator
 
-from .problems import LinearProblem
 from .registry import Method, MethodOutput, register
 
 Vector = np.ndarray

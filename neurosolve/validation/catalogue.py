@@ -1,0 +1,225 @@
+"""Named problems of the validation suites.
+
+A :class:`Scenario` is one problem with what its results are measured against: a
+reference method (``direct`` for linear systems, ``fem`` for fields and rollouts) or known
+truth (the future of a time series). :data:`CATALOGUE` maps names to entries that build
+scenarios on demand, so a suite only pays for what it runs, and an entry whose constructor
+is not available reports itself as missing instead of failing the suite.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import problems
+from ..solvers.problems import Problem
+
+
+class MissingComponentError(RuntimeError):
+    """A constructor, method or data file that a catalogue entry needs is not available."""
+
+
+@dataclass
+class Scenario:
+    """A built problem and how its answers are judged.
+
+    Attributes
+    ----------
+    problem : Problem
+    reference_method : str or None
+        Method whose answer the others are compared with (None when ``truth`` is given).
+    truth : ndarray, optional
+        Known answer, for forecasts: ``(windows, horizon, channels)``.
+    windows : ndarray, optional
+        Forecast histories ``(windows, time, channels)``, each solved as its own problem;
+        ``problem`` is the first of them.
+    size : int
+        Grid points per axis (or series length), for plots against size.
+    family : str
+        Problems of one family differ only in size and are plotted together.
+    """
+
+    problem: Problem
+    reference_method: str | None = None
+    truth: np.ndarray | None = None
+    windows: np.ndarray | None = None
+    size: int = 0
+    family: str = ""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A named catalogue problem.
+
+    Attributes
+    ----------
+    name : str
+    kind : str
+        The problem kind, so a suite can list applicable methods before building.
+    build : callable
+        ``build() -> Scenario``; raises :class:`MissingComponentError` when something it needs is
+        not available.
+    known_failures : dict of str to str
+        Methods known to fail on this problem, each with the reason. They are still
+        listed in the results, marked as known failures, and not run.
+    """
+
+    name: str
+    kind: str
+    build: Callable[[], Scenario]
+    known_failures: dict[str, str] = field(default_factory=dict)
+
+
+def reference_data_folder() -> Path:
+    """Return the folder of third-party reference data (ETTh1, neuraloperator's Darcy set).
+
+    ``NEUROSOLVE_REFERENCE_DATA`` overrides the default, ``../shared/data`` beside the
+    current working directory.
+    """
+    return Path(os.environ.get("NEUROSOLVE_REFERENCE_DATA", Path.cwd().parent / "shared" / "data"))
+
+
+def _constructor(name: str) -> Callable[..., Any]:
+    try:
+        return getattr(problems, name)
+    except (AttributeError, ImportError) as err:
+        raise MissingComponentError(f"problems.{name} is not available: {err}") from err
+
+
+def _poisson(shape: tuple[int, ...], family: str, **kwargs: Any) -> Callable[[], Scenario]:
+    def build() -> Scenario:
+        problem = _constructor("poisson")(shape=shape, **kwargs)
+        return Scenario(problem, reference_method="direct", size=shape[0], family=family)
+
+    return build
+
+
+def _pyamg_example(name: str) -> Callable[[], Scenario]:
+    def build() -> Scenario:
+        problem = _constructor("from_pyamg_example")(name)
+        return Scenario(problem, reference_method="direct", size=problem.n, family="pyamg")
+
+    return build
+
+
+def _smooth_coefficient(n: int, seed: int) -> np.ndarray:
+    """Return a Darcy coefficient (12 where a Gaussian random field is positive, else 3)."""
+    try:
+        from ..data.random_fields import darcy_coefficient
+    except ImportError as err:
+        raise MissingComponentError(f"neurosolve.data.random_fields is not available: {err}") from err
+    return np.asarray(darcy_coefficient((n, n), seed=seed))
+
+
+def _darcy(n: int, seed: int) -> Callable[[], Scenario]:
+    def build() -> Scenario:
+        problem = _constructor("darcy")(coefficient=_smooth_coefficient(n, seed))
+        return Scenario(problem, reference_method="fem", size=n, family="darcy")
+
+    return build
+
+
+def _wave(n: int, steps: int, seed: int) -> Callable[[], Scenario]:
+    def build() -> Scenario:
+        rng = np.random.default_rng(seed)
+        y, x = np.meshgrid(np.linspace(0, 1, n), np.linspace(0, 1, n), indexing="ij")
+        cx, cy = rng.uniform(0.3, 0.7, size=2)
+        initial = np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * 0.05**2))
+        speed = np.where(y > rng.uniform(0.4, 0.6), 1.0, 0.7)
+        dt = 0.25 / (n - 1)  # a quarter of the grid spacing over the top speed 1.0
+        problem = _constructor("wave")(initial=initial, speed=speed, dt=dt, steps=steps)
+        return Scenario(problem, reference_method="fem", size=n, family="wave")
+
+    return build
+
+
+def _etth1(horizon: int, seq_len: int = 96, stride: int = 96) -> Callable[[], Scenario]:
+    """Windows of the ETTh1 test split, every ``stride``-th one, as one batched scenario."""
+
+    def build() -> Scenario:
+        path = reference_data_folder() / "ett" / "ETTh1.csv"
+        if not path.is_file():
+            raise MissingComponentError(
+                f"ETTh1 not found at {path}; set NEUROSOLVE_REFERENCE_DATA to the folder "
+                f"holding ett/ETTh1.csv"
+            )
+        try:
+            from ..data.timeseries import ett_test_windows
+        except ImportError as err:
+            raise MissingComponentError(f"neurosolve.data.timeseries is not available: {err}") from err
+        history, future = ett_test_windows(path, seq_len=seq_len, pred_len=horizon, stride=stride)
+        problem = _constructor("forecast")(history[0], horizon=horizon)
+        problem.provenance.update(
+            {"dataset": "ETTh1", "windows": len(history), "stride": stride, "seq_len": seq_len}
+        )
+        return Scenario(problem, truth=future, windows=history, size=horizon, family="etth1")
+
+    return build
+
+
+def _entries() -> list[Entry]:
+    entries = []
+    for n in (16, 32, 64, 128, 256, 512):
+        entries.append(Entry(f"poisson2d-{n}", "linear", _poisson((n, n), "poisson2d")))
+        entries.append(
+            Entry(
+                f"poisson2d-obstacles-{n}", "linear",
+                _poisson((n, n), "poisson2d-obstacles", obstacles=4, seed=0),
+            )
+        )
+    for n in (8, 16, 32, 64):
+        entries.append(Entry(f"poisson3d-{n}", "linear", _poisson((n, n, n), "poisson3d")))
+        entries.append(
+            Entry(
+                f"poisson3d-obstacles-{n}", "linear",
+                _poisson((n, n, n), "poisson3d-obstacles", obstacles=3, seed=0),
+            )
+        )
+    for n in (32, 128):
+        field_ = np.linspace(1.0, 10.0, n)[None, :] * np.ones((n, 1))
+        entries.append(
+            Entry(
+                f"poisson2d-variable-{n}", "linear",
+                _poisson((n, n), "poisson2d-variable", coefficient=field_),
+            )
+        )
+    for name in ("airfoil", "bar"):
+        entries.append(Entry(f"pyamg-{name}", "linear", _pyamg_example(name)))
+    for n in (32, 64, 128):
+        for seed in (0, 1):
+            entries.append(Entry(f"darcy-{n}-s{seed}", "operator", _darcy(n, 1000 + seed)))
+    for n, steps in ((32, 10), (64, 20), (64, 50)):
+        entries.append(Entry(f"wave-{n}-{steps}", "wave", _wave(n, steps, seed=7)))
+    for horizon in (96, 192, 336, 720):
+        entries.append(Entry(f"etth1-{horizon}", "forecast", _etth1(horizon)))
+    return entries
+
+
+CATALOGUE: dict[str, Entry] = {entry.name: entry for entry in _entries()}
+
+SUITES: dict[str, list[str]] = {
+    "quick": [
+        "poisson2d-obstacles-64", "poisson3d-16", "poisson2d-variable-32", "pyamg-airfoil",
+        "darcy-64-s0", "wave-64-20", "etth1-96",
+    ],
+    "smoke": ["poisson2d-obstacles-16", "poisson3d-8", "darcy-32-s0", "wave-32-10", "etth1-96"],
+    "linear": [
+        *(f"poisson2d-{n}" for n in (64, 128, 256, 512)),
+        *(f"poisson2d-obstacles-{n}" for n in (64, 128, 256, 512)),
+        *(f"poisson3d-{n}" for n in (16, 32, 64)),
+        *(f"poisson3d-obstacles-{n}" for n in (16, 32, 64)),
+        "poisson2d-variable-128", "pyamg-airfoil", "pyamg-bar",
+    ],
+    "operators": [f"darcy-{n}-s{s}" for n in (64, 128) for s in (0, 1)],
+    "wave": ["wave-64-20", "wave-64-50"],
+    "forecast": [f"etth1-{h}" for h in (96, 192, 336, 720)],
+}
+SUITES["all"] = [
+    name for suite in ("linear", "operators", "wave", "forecast") for name in SUITES[suite]
+]
