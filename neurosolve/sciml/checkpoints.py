@@ -77,7 +77,7 @@ def save_checkpoint(
         "training": dict(training or {}),
         "provenance": dict(provenance or {}),
         "package_version": __version__,
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "extra": dict(extra or {}),
     }
