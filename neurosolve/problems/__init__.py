@@ -7,6 +7,8 @@ finite-element problems) loads only when it is called.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 # Public constructor name -> module (relative to this package) that defines it.
@@ -26,3 +28,19 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(list(globals()) + list(_CONSTRUCTORS))
+
+
+class _ConstructorPackage(types.ModuleType):
+    """This package, with constructors that a same-named submodule cannot hide.
+
+    Importing ``neurosolve.problems.poisson`` would otherwise bind the module to the
+    package attribute ``poisson``, so ``problems.poisson(...)`` would call a module.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _CONSTRUCTORS and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _ConstructorPackage
