@@ -16,6 +16,9 @@ from .problems import Problem
 METHOD_MODULES: tuple[str, ...] = (
     "neurosolve.solvers.krylov",
     "neurosolve.solvers.gmg",
+    "neurosolve.solvers.amg",
+    "neurosolve.solvers.direct",
+    "neurosolve.solvers.petsc",
 )
 
 _REGISTRY: dict[str, type[Method]] = {}
