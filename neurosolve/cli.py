@@ -17,6 +17,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "neurosolve.commands.methods",
     "neurosolve.commands.train",
     "neurosolve.commands.validate",
+    "neurosolve.commands.generate",
+    "neurosolve.commands.inspect",
 )
 
 

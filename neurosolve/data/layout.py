@@ -7,7 +7,7 @@ Every generator writes through :class:`SampleWriter`, so all datasets share this
   named dimensions: ``sample`` first, then any of ``time``, ``channel``, ``probe``, and the
   grid axes in C order (``z``, ``y``, ``x``). Each dimension has a coordinate variable.
 - Field variables are float32, one chunk per sample, gzip-compressed with byte shuffling, and
-  filled with NaN until their sample is written.
+  filled with NaN until their sample is written. Masks are uint8 without a fill value.
 - ``completed`` (uint8 per sample) is set to 1 only after the sample's fields are flushed to
   disk, so a killed run never leaves a half-written sample marked as done.
 - ``split`` (int8 per sample) assigns samples to train (0), validation (1) and test (2) in
@@ -36,6 +36,7 @@ import h5py
 import numpy as np
 
 from .._version import __version__
+from .io import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -182,57 +183,53 @@ def _create_file(path: Path, spec: DatasetSpec) -> None:
     """Create the complete skeleton of a dataset file: dimensions, empty variables, attributes."""
     import h5netcdf
 
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with h5netcdf.File(tmp, "w") as f:
-            f.dimensions["sample"] = spec.samples
-            for dim, values in spec.coords.items():
-                f.dimensions[dim] = len(values)
-            sample = f.create_variable("sample", ("sample",), "i8")
-            sample[:] = np.arange(spec.samples)
-            for dim, values in spec.coords.items():
-                values = np.asarray(values)
-                f.create_variable(dim, (dim,), values.dtype)[:] = values
+    with atomic_path(path) as tmp, h5netcdf.File(tmp, "w") as f:
+        f.dimensions["sample"] = spec.samples
+        for dim, values in spec.coords.items():
+            f.dimensions[dim] = len(values)
+        sample = f.create_variable("sample", ("sample",), "i8")
+        sample[:] = np.arange(spec.samples)
+        for dim, values in spec.coords.items():
+            values = np.asarray(values)
+            f.create_variable(dim, (dim,), values.dtype)[:] = values
 
-            for name, variable in spec.variables.items():
-                shape = spec.shape_of(name)
-                v = f.create_variable(
-                    name,
-                    ("sample", *variable.dims),
-                    variable.dtype,
-                    chunks=(1, *shape),
-                    compression="gzip",
-                    compression_opts=4,
-                    shuffle=True,
-                    fillvalue=np.nan if np.dtype(variable.dtype).kind == "f" else 0,
-                )
-                v.attrs["long_name"] = variable.long_name or name
-                v.attrs["units"] = variable.units
-                v.attrs["role"] = variable.role or "none"
+        for name, variable in spec.variables.items():
+            shape = spec.shape_of(name)
+            v = f.create_variable(
+                name,
+                ("sample", *variable.dims),
+                variable.dtype,
+                chunks=(1, *shape),
+                compression="gzip",
+                compression_opts=4,
+                shuffle=True,
+                fillvalue=np.nan if np.dtype(variable.dtype).kind == "f" else None,
+            )
+            v.attrs["long_name"] = variable.long_name or name
+            v.attrs["units"] = variable.units
+            v.attrs["role"] = variable.role or "none"
 
-            split = f.create_variable("split", ("sample",), "i1")
-            split[:] = spec.split_labels()
-            split.attrs["flag_values"] = np.arange(3, dtype=np.int8)
-            split.attrs["flag_meanings"] = " ".join(SPLIT_NAMES)
-            completed = f.create_variable("completed", ("sample",), "u1")
-            completed.attrs["long_name"] = "1 once every field of the sample is written"
+        split = f.create_variable("split", ("sample",), "i1")
+        split[:] = spec.split_labels()
+        split.attrs["flag_values"] = np.arange(3, dtype=np.int8)
+        split.attrs["flag_meanings"] = " ".join(SPLIT_NAMES)
+        completed = f.create_variable("completed", ("sample",), "u1")
+        completed[:] = np.zeros(spec.samples, dtype=np.uint8)
+        completed.attrs["long_name"] = "1 once every field of the sample is written"
 
-            f.attrs["format"] = FORMAT_NAME
-            f.attrs["format_version"] = FORMAT_VERSION
-            f.attrs["generator"] = spec.generator
-            f.attrs["seed"] = int(spec.seed)
-            f.attrs["samples"] = int(spec.samples)
-            f.attrs["settings"] = spec.settings_json()
-            f.attrs["split_fractions"] = np.asarray(spec.split_fractions, dtype=float)
-            roles = {r: [n for n, v in spec.variables.items() if v.role == r] for r in "xy"}
-            f.attrs["x_variables"] = " ".join(roles["x"])
-            f.attrs["y_variables"] = " ".join(roles["y"])
-            f.attrs["created"] = datetime.now(UTC).isoformat(timespec="seconds")
-            for key, value in {**_software_versions(), **spec.attrs}.items():
-                f.attrs[key] = value
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+        f.attrs["format"] = FORMAT_NAME
+        f.attrs["format_version"] = FORMAT_VERSION
+        f.attrs["generator"] = spec.generator
+        f.attrs["seed"] = int(spec.seed)
+        f.attrs["samples"] = int(spec.samples)
+        f.attrs["settings"] = spec.settings_json()
+        f.attrs["split_fractions"] = np.asarray(spec.split_fractions, dtype=float)
+        roles = {r: [n for n, v in spec.variables.items() if v.role == r] for r in "xy"}
+        f.attrs["x_variables"] = " ".join(roles["x"])
+        f.attrs["y_variables"] = " ".join(roles["y"])
+        f.attrs["created"] = datetime.now(UTC).isoformat(timespec="seconds")
+        for key, value in {**_software_versions(), **spec.attrs}.items():
+            f.attrs[key] = value
 
 
 def _check_resumable(path: Path, spec: DatasetSpec) -> None:
@@ -374,8 +371,9 @@ def open_writer(
 
     Notes
     -----
-    The skeleton is written to a temporary file in the same folder and moved into place, so
-    ``path`` never holds a partly created skeleton. Samples are then written in place, each
+    The skeleton is written through :func:`neurosolve.data.io.atomic_path` (a temporary
+    file in the same folder, then renamed), so ``path`` never holds a partly created
+    skeleton. Samples are then written in place, each
     followed by an HDF5 flush. After a killed run the file opens normally and holds every
     sample whose ``completed`` flag is set.
     """

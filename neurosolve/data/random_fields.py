@@ -1,4 +1,17 @@
-"""Gaussian random fields on grids, sampled spectrally, and coefficients made from them."""
+"""Gaussian random fields on grids, sampled spectrally, and coefficients made from them.
+
+A field is the truncated Karhunen-Loeve sum ``g(x) = sum_k sqrt(lambda_k) xi_k phi_k(x)``
+with independent standard normal ``xi_k``, where ``phi_k`` and ``lambda_k`` are the
+eigenfunctions and eigenvalues of the covariance operator ``C = sigma^2 (-Laplacian +
+tau^2 I)^(-alpha)`` on the unit square (or interval or cube), over as many wavenumbers per
+axis as the grid has points.
+
+References
+----------
+Z. Li, N. Kovachki, K. Azizzadenesheli, B. Liu, K. Bhattacharya, A. Stuart and
+A. Anandkumar (2021). Fourier neural operator for parametric partial differential
+equations. ICLR 2021.
+"""
 
 from __future__ import annotations
 
@@ -6,36 +19,28 @@ from collections.abc import Sequence
 
 import numpy as np
 
+BASES = ("cosine", "fourier")
 
-def matern_spectrum(
-    shape: Sequence[int], *, alpha: float = 2.0, tau: float = 3.0
+
+def covariance_eigenvalues(
+    wavenumbers: Sequence[np.ndarray], *, alpha: float, tau: float, scale: float
 ) -> np.ndarray:
-    """Return the eigenvalues of ``(-Laplacian + tau^2 I)^(-alpha)`` on the periodic unit box.
+    """Return ``sigma^2 (scale^2 |k|^2 + tau^2)^(-alpha)`` on the grid of wavenumbers.
 
-    Parameters
-    ----------
-    shape : sequence of int
-        Grid points per axis (C order); the box has period 1 along every axis.
-    alpha : float
-        Smoothness exponent (> d/2 for a field with finite variance in d dimensions).
-    tau : float
-        Inverse length scale.
-
-    Returns
-    -------
-    ndarray, shape ``shape``
-        ``sigma^2 (4 pi^2 |k|^2 + tau^2)^(-alpha)`` for the integer wavenumbers ``k`` in
-        :func:`numpy.fft.fftn` order, with ``sigma = tau^(alpha - d/2)`` so that the mean
-        mode has variance ``tau^(-d)``, the scaling the Fourier-neural-operator data uses in
-        2D (Li et al., 2021).
+    ``scale`` is ``pi`` for the cosine basis (Neumann Laplacian eigenvalues ``pi^2 |k|^2``)
+    and ``2 pi`` for the periodic Fourier basis. ``sigma = tau^(alpha - d/2)``, which in 2D
+    is the ``tau^(alpha - 1)`` of the Fourier-neural-operator data. The constant mode
+    ``k = 0`` gets eigenvalue 0, so every field has zero mean over the box, as in that data.
     """
-    d = len(shape)
+    d = len(wavenumbers)
     sigma = tau ** (alpha - d / 2)
-    k2 = np.zeros(tuple(shape))
-    for axis, n in enumerate(shape):
-        k = np.fft.fftfreq(n, d=1.0 / n)
-        k2 = k2 + (k**2).reshape([-1 if a == axis else 1 for a in range(d)])
-    return sigma**2 * (4 * np.pi**2 * k2 + tau**2) ** (-alpha)
+    k2 = sum(
+        (np.asarray(k, dtype=float) ** 2).reshape([-1 if a == axis else 1 for a in range(d)])
+        for axis, k in enumerate(wavenumbers)
+    )
+    eigenvalues = sigma**2 * (scale**2 * np.asarray(k2) + tau**2) ** (-alpha)
+    eigenvalues.flat[0] = 0.0
+    return eigenvalues
 
 
 def gaussian_random_field(
@@ -44,53 +49,77 @@ def gaussian_random_field(
     *,
     alpha: float = 2.0,
     tau: float = 3.0,
+    basis: str = "cosine",
 ) -> np.ndarray:
     """Draw a zero-mean Gaussian random field with covariance ``(-Laplacian + tau^2 I)^(-alpha)``.
 
     Parameters
     ----------
     shape : sequence of int
-        Grid points per axis, C order (``(ny, nx)`` or ``(nz, ny, nx)``); 1 to 3 axes.
+        Grid points per axis, C order (``(ny, nx)`` or ``(nz, ny, nx)``), 1 to 3 axes of at
+        least 2 points. The points are ``j / (n - 1)``, boundary included.
     rng : numpy.random.Generator
         Source of randomness; the field is a deterministic function of its state.
     alpha, tau : float
-        Smoothness exponent and inverse length scale of the covariance operator, see
-        :func:`matern_spectrum`. The defaults (2, 3) are those of the Darcy data of Li et
-        al. (2021).
+        Smoothness exponent and inverse length scale of the covariance operator. The
+        defaults (2, 3) are those of the Darcy data of Li et al. (2021).
+    basis : {"cosine", "fourier"}
+        ``"cosine"``: eigenfunctions ``prod cos(pi k_i x_i)`` of the Laplacian with zero
+        Neumann conditions, the basis of the Fourier-neural-operator Darcy data.
+        ``"fourier"``: eigenfunctions ``exp(2 pi i k.x)`` of the periodic Laplacian; the
+        field then repeats with period ``n / (n - 1)`` grid lengths.
 
     Returns
     -------
     ndarray of float64, shape ``shape``
-        The field at the grid points ``j / n`` of the periodic unit box.
 
     Raises
     ------
     ValueError
-        If ``shape`` has not 1 to 3 positive entries, or ``alpha`` or ``tau`` is not positive.
+        If ``shape`` has not 1 to 3 entries of at least 2, ``alpha`` or ``tau`` is not
+        positive, or ``basis`` is unknown.
 
     Notes
     -----
-    The field is the truncated Karhunen-Loeve sum ``sum_k sqrt(lambda_k) xi_k exp(2 pi i k.x)``
-    over the grid's wavenumbers, with Hermitian-symmetric standard complex normal ``xi_k``
-    obtained as the normalised FFT of real white noise, so the result is real and its
-    pointwise variance is ``sum_k lambda_k``.
-
-    References
-    ----------
-    Z. Li, N. Kovachki, K. Azizzadenesheli, B. Liu, K. Bhattacharya, A. Stuart and
-    A. Anandkumar (2021). Fourier neural operator for parametric partial differential
-    equations. ICLR 2021.
+    The cosine field is evaluated exactly at the grid points by a dense transform per axis
+    (``O(n^(d+1))`` work). The Fourier field draws ``xi_k`` as the normalised FFT of real
+    white noise, which makes them Hermitian-symmetric, so the field is real.
     """
     shape = tuple(int(n) for n in shape)
-    if not 1 <= len(shape) <= 3 or min(shape) < 1:
-        raise ValueError(f"shape must have 1 to 3 positive entries, got {shape}")
+    if not 1 <= len(shape) <= 3 or min(shape) < 2:
+        raise ValueError(f"shape must have 1 to 3 axes of at least 2 points, got {shape}")
     if alpha <= 0 or tau <= 0:
         raise ValueError(f"alpha and tau must be positive, got alpha={alpha}, tau={tau}")
+    if basis == "cosine":
+        return _cosine_field(shape, rng, alpha, tau)
+    if basis == "fourier":
+        return _fourier_field(shape, rng, alpha, tau)
+    raise ValueError(f"basis must be one of {BASES}, got {basis!r}")
+
+
+def _cosine_field(
+    shape: tuple[int, ...], rng: np.random.Generator, alpha: float, tau: float
+) -> np.ndarray:
+    wavenumbers = [np.arange(n) for n in shape]
+    eigenvalues = covariance_eigenvalues(wavenumbers, alpha=alpha, tau=tau, scale=np.pi)
+    field = np.sqrt(eigenvalues) * rng.standard_normal(shape)
+    for axis, n in enumerate(shape):
+        x = np.linspace(0.0, 1.0, n)
+        k = np.arange(n)
+        # Orthonormal cosines on [0, 1]: 1 for k = 0, sqrt(2) cos(pi k x) otherwise.
+        basis = np.cos(np.pi * np.outer(x, k)) * np.where(k == 0, 1.0, np.sqrt(2.0))
+        field = np.moveaxis(np.tensordot(basis, field, axes=([1], [axis])), 0, axis)
+    return field
+
+
+def _fourier_field(
+    shape: tuple[int, ...], rng: np.random.Generator, alpha: float, tau: float
+) -> np.ndarray:
+    wavenumbers = [np.fft.fftfreq(n, d=1.0 / n) for n in shape]
+    eigenvalues = covariance_eigenvalues(wavenumbers, alpha=alpha, tau=tau, scale=2 * np.pi)
     size = int(np.prod(shape))
-    noise = rng.standard_normal(shape)
-    xi = np.fft.fftn(noise) / np.sqrt(size)
-    coefficients = np.sqrt(matern_spectrum(shape, alpha=alpha, tau=tau)) * xi
-    return np.real(np.fft.ifftn(coefficients)) * size
+    xi = np.fft.fftn(rng.standard_normal(shape)) / np.sqrt(size)
+    return np.real(np.fft.ifftn(np.sqrt(eigenvalues) * xi)) * size
 
 
 def threshold_coefficient(
