@@ -14,6 +14,9 @@ from typing import Any
 # Public constructor name -> module (relative to this package) that defines it.
 _CONSTRUCTORS: dict[str, str] = {
     "poisson": ".poisson",
+    "from_matrix_market": ".linear",
+    "from_pyamg_example": ".linear",
+    "darcy": ".darcy",
 }
 
 __all__ = sorted(_CONSTRUCTORS)

@@ -1,0 +1,107 @@
+"""``neurosolve solve``: build one problem, solve it with one method, optionally write HDF5."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "solve",
+        help="solve one problem with one method and report convergence",
+        description=(
+            "Solve a problem through neurosolve.solve and print the method, convergence, "
+            "iterations, timings and final relative residual. Exits with status 1 when "
+            "the tolerance was not met."
+        ),
+    )
+    parser.add_argument(
+        "--problem", default="poisson",
+        help="'poisson' (FEniCSx, unit square or cube), 'pyamg:NAME' for a matrix bundled "
+        "with pyamg, or the path of a Matrix Market file (default: poisson)",
+    )
+    parser.add_argument("--n", type=int, default=128, help="grid points per side (default 128)")
+    parser.add_argument("--dim", type=int, choices=(2, 3), default=2, help="2D or 3D grid")
+    parser.add_argument(
+        "--obstacles", type=int, default=None, help="number of random box obstacles"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the obstacle placement")
+    parser.add_argument("--method", default="pcg-amg", help="method name (see neurosolve methods)")
+    parser.add_argument("--rtol", type=float, default=1e-8, help="relative tolerance")
+    parser.add_argument("--atol", type=float, default=0.0, help="absolute tolerance")
+    parser.add_argument("--maxiter", type=int, default=None, help="maximum iterations")
+    parser.add_argument(
+        "--option", action="append", default=[], metavar="KEY=VALUE",
+        help="method option; VALUE is read as JSON when it parses, else as text (repeatable)",
+    )
+    parser.add_argument(
+        "--petsc-option", action="append", default=[], metavar="KEY=VALUE",
+        help="PETSc option for --method petsc, without the leading dash (repeatable)",
+    )
+    parser.add_argument("--out", type=Path, default=None, help="HDF5 file for the solution")
+    parser.set_defaults(func=run)
+
+
+def parse_options(pairs: list[str], argument: str) -> dict[str, Any]:
+    """Turn ``["key=value", ...]`` into a dict, reading each value as JSON when possible."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, separator, text = pair.partition("=")
+        if not separator or not key:
+            raise ValueError(f"{argument} expects KEY=VALUE, got {pair!r}")
+        try:
+            options[key] = json.loads(text)
+        except json.JSONDecodeError:
+            options[key] = text
+    return options
+
+
+def build_problem(args: argparse.Namespace) -> Any:
+    """Build the problem named by ``--problem`` with the grid options of ``args``."""
+    from .. import problems
+
+    spec = args.problem
+    if spec == "poisson":
+        return problems.poisson(shape=(args.n,) * args.dim, obstacles=args.obstacles, seed=args.seed)
+    if spec.startswith("pyamg:"):
+        return problems.from_pyamg_example(spec.partition(":")[2])
+    path = Path(spec)
+    if path.suffix == ".mtx" or path.exists():
+        return problems.from_matrix_market(path)
+    raise ValueError(
+        f"unknown problem {spec!r}; use 'poisson', 'pyamg:NAME' or a Matrix Market file path"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import solve, write_fields
+
+    options = parse_options(args.option, "--option")
+    petsc_options = parse_options(args.petsc_option, "--petsc-option")
+    if petsc_options:
+        options["petsc_options"] = {**options.get("petsc_options", {}), **petsc_options}
+    if args.out is not None and not args.out.parent.is_dir():
+        raise FileNotFoundError(f"--out folder {args.out.parent} does not exist; create it first")
+
+    logger.info("building problem %s", args.problem)
+    problem = build_problem(args)
+    result = solve(
+        problem, args.method, rtol=args.rtol, atol=args.atol, maxiter=args.maxiter, **options
+    )
+    print(
+        f"{problem.name}: {problem.n} unknowns, method {result.method}, "
+        f"converged {result.converged} (status {result.status}), "
+        f"{result.iterations} iterations, setup {result.setup_seconds:.3f} s, "
+        f"solve {result.solve_seconds:.3f} s, final relative residual "
+        f"{result.final_residual:.3e}"
+    )
+    if args.out is not None:
+        write_fields(args.out, result)
+        print(f"wrote {args.out}")
+    return 0 if result.converged else 1
