@@ -68,7 +68,8 @@ def build_problem(args: argparse.Namespace) -> Any:
 
     spec = args.problem
     if spec == "poisson":
-        return problems.poisson(shape=(args.n,) * args.dim, obstacles=args.obstacles, seed=args.seed)
+        shape = (args.n,) * args.dim
+        return problems.poisson(shape=shape, obstacles=args.obstacles, seed=args.seed)
     if spec.startswith("pyamg:"):
         return problems.from_pyamg_example(spec.partition(":")[2])
     path = Path(spec)
