@@ -60,8 +60,9 @@ def poisson(
     dirichlet : str, sequence of str or dict, optional
         Boundary parts with a prescribed value ``u = g``. Parts of the unit square are
         ``"xmin"``, ``"xmax"``, ``"ymin"``, ``"ymax"`` (and ``"zmin"``, ``"zmax"`` in 3D);
-        ``"all"`` names every part. A dict maps parts to values ``g`` (a number, a
-        callable of coordinates or a grid array). Default: ``u = 0`` on every part.
+        ``"all"`` names every part that ``neumann`` does not. A dict maps parts to
+        values ``g`` (a number, a callable of coordinates or a grid array). Default:
+        ``u = 0`` on every part that ``neumann`` does not name.
         Where two parts with different values meet, the later one in the dict wins.
     neumann : dict, optional
         Boundary parts with a prescribed flux ``k du/dn = g``, mapped to ``g`` (a number
@@ -206,8 +207,13 @@ def _describe_parts(parts: Any) -> Any:
     return {str(p): 0.0 for p in parts}
 
 
-def dirichlet_parts(dirichlet: Any, available: tuple[str, ...]) -> dict[str, Any]:
-    """Normalise the ``dirichlet`` argument to a dict from boundary part to value."""
+def dirichlet_parts(
+    dirichlet: Any, available: tuple[str, ...], neumann: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Normalise ``dirichlet`` to a dict from boundary part to value.
+
+    ``None`` and ``"all"`` stand for every part that ``neumann`` does not name.
+    """
     if dirichlet is None:
         dirichlet = "all"
     if isinstance(dirichlet, str):
@@ -217,7 +223,7 @@ def dirichlet_parts(dirichlet: Any, available: tuple[str, ...]) -> dict[str, Any
     parts: dict[str, Any] = {}
     for part, value in dirichlet.items():
         if part == "all":
-            parts.update({p: value for p in available})
+            parts.update({p: value for p in available if p not in neumann})
         else:
             check_part(part, available, "dirichlet")
             parts[part] = value
@@ -368,8 +374,8 @@ def assemble_poisson(
     fdim = tdim - 1
     V = fem.functionspace(msh, ("Lagrange", 1))
     parts = tuple(boundary_markers)
-    dirichlet = dirichlet_parts(dirichlet, parts)
     neumann = dict(neumann or {})
+    dirichlet = dirichlet_parts(dirichlet, parts, neumann)
     for part in neumann:
         check_part(part, parts, "neumann")
     overlap = sorted(set(neumann) & set(dirichlet))
