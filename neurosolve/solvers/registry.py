@@ -16,6 +16,7 @@ from .problems import Problem
 METHOD_MODULES: tuple[str, ...] = (
     "neurosolve.solvers.krylov",
     "neurosolve.solvers.gmg",
+    "neurosolve.solvers.dcdm",
     "neurosolve.solvers.amg",
     "neurosolve.solvers.direct",
     "neurosolve.solvers.petsc",
@@ -59,6 +60,7 @@ class Method:
     needs_checkpoint: ClassVar[bool] = False
     accepts_preconditioner: ClassVar[bool] = False
     iterative: ClassVar[bool] = True
+    supports_distributed: ClassVar[bool] = False
 
     def __init__(self) -> None:
         pass
