@@ -123,8 +123,10 @@ class PETScKSP(Method):
             x.array[:] = x0
         history: list[float] = []
         iterations = 0
-        for attempt in range(3):
-            ksp.setInitialGuessNonzero(x0 is not None or attempt > 0)
+        # preonly applies the preconditioner once (LU), so it cannot start from a guess.
+        uses_guess = ksp.getType() != "preonly"
+        for attempt in range(3 if uses_guess else 1):
+            ksp.setInitialGuessNonzero(uses_guess and (x0 is not None or attempt > 0))
             ksp.setConvergenceHistory(length=max_it + 1, reset=True)
             ksp.solve(b, x)
             iterations += ksp.getIterationNumber()
