@@ -177,3 +177,31 @@ def test_provenance_records_settings():
 def test_invalid_settings_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):
         problems.poisson(**kwargs)
+
+
+def test_disk_mesh_converges_to_paraboloid():
+    # -laplace(u) = 4 on the unit disc with u = 0 on its edge has u = 1 - r^2.
+    errors = []
+    for resolution in (0.2, 0.1):
+        problem = problems.poisson(mesh="unit-disk", resolution=resolution, source=4.0)
+        result = solve(problem, "direct", rtol=1e-12)
+        errors.append(l2_error(problem, result.x, lambda x: 1.0 - x[0] ** 2 - x[1] ** 2))
+    assert errors[1] < errors[0] / 3.0, errors
+    assert errors[1] < 1e-2
+
+
+def test_plate_with_holes_obeys_maximum_principle():
+    problem = problems.poisson(
+        mesh="plate-with-holes", resolution=0.08, source=0.0,
+        dirichlet={"outer": 0.0, "holes": 1.0},
+    )
+    assert problem.geometry is None
+    u = problem.to_space(solve(problem, "pcg-amg", rtol=1e-10).x)
+    assert u.min() >= -1e-9
+    assert u.max() <= 1.0 + 1e-9
+    assert 0.1 < u.mean() < 0.9
+
+
+def test_unknown_mesh_name_rejected():
+    with pytest.raises(ValueError, match="valid names are: plate-with-holes"):
+        problems.poisson(mesh="no-such-mesh")

@@ -103,8 +103,6 @@ def poisson(
     if (shape is None) == (mesh is None):
         raise ValueError("give exactly one of shape=(n, n) / (n, n, n) and mesh=...")
     if mesh is not None:
-        from .poisson_mesh import poisson_on_mesh
-
         if obstacles is not None:
             raise ValueError("obstacles= applies to structured grids (shape=...) only")
         return poisson_on_mesh(
@@ -135,6 +133,51 @@ def poisson(
             logger.info("filling %d pocket cells cut off by random obstacles", err.cells.size)
             obstacle_mask.reshape(-1)[err.cells] = True
     raise ValueError("random obstacles kept cutting regions off; try another seed")
+
+
+def poisson_on_mesh(
+    mesh: Any,
+    *,
+    coefficient: FieldValue | None,
+    source: FieldValue,
+    dirichlet: Any,
+    neumann: Mapping[str, Any] | None,
+    resolution: float | None,
+    name: str | None,
+) -> LinearProblem:
+    """Assemble the Poisson problem on an unstructured mesh (see :func:`poisson`)."""
+    from ..meshes.unstructured import named_mesh, whole_boundary
+
+    if isinstance(mesh, str):
+        named = named_mesh(mesh, resolution)
+    elif hasattr(mesh, "boundary") and hasattr(mesh, "mesh"):
+        named = mesh
+    else:
+        named = whole_boundary(mesh)
+    for argument, value in (("coefficient", coefficient), ("source", source)):
+        if value is not None and not callable(value) and np.ndim(value) > 0:
+            raise ValueError(
+                f"{argument} arrays need a structured grid (shape=...); on a mesh give a "
+                f"number or a function of coordinates"
+            )
+    system = assemble_poisson(
+        named.mesh, domain_cells=None, boundary_markers=named.boundary,
+        coefficient=coefficient, source=source, dirichlet=dirichlet, neumann=neumann,
+        facet_tags=named.facet_tags,
+    )
+    provenance = {
+        "constructor": "poisson",
+        **named.settings,
+        "coefficient": describe(coefficient if coefficient is not None else 1.0),
+        "source": describe(source),
+        "dirichlet": _describe_parts(dirichlet),
+        "neumann": _describe_parts(neumann or {}),
+    }
+    label = name or f"poisson-{named.settings.get('mesh', 'mesh')}"
+    return LinearProblem(
+        system.A, system.b, function_space=system.space, spd=True, name=label,
+        provenance=provenance, space_dofs=system.free_dofs, space_values=system.space_values,
+    )
 
 
 class _FloatingRegionError(ValueError):
