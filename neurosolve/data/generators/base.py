@@ -31,6 +31,17 @@ def world_communicator(comm: Any = None) -> Any:
     return MPI.COMM_WORLD
 
 
+def import_fem_collectively() -> None:
+    """Import dolfinx (and so initialise PETSc) on every rank at the same point.
+
+    PETSc's initialisation communicates over ``MPI.COMM_WORLD``. If only some ranks
+    initialised it later, for example lazily inside their first solve, its messages would
+    mix with the generator's own broadcasts and the run would fail or hang.
+    """
+    import dolfinx_solver  # noqa: F401, I001  (must be imported before dolfinx)
+    import dolfinx  # noqa: F401, I001
+
+
 def run_generator(
     path: str | os.PathLike[str],
     spec: DatasetSpec,
@@ -78,6 +89,7 @@ def run_generator(
     """
     comm = world_communicator(comm)
     rank, size = comm.rank, comm.size
+    import_fem_collectively()
     path = Path(path)
 
     writer = None
