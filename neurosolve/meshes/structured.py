@@ -35,9 +35,11 @@ def unit_grid_mesh(shape: tuple[int, ...], comm: Any = None) -> Any:
     comm = MPI.COMM_SELF if comm is None else comm
     cells = [n - 1 for n in reversed(shape)]  # dolfinx counts cells in (x, y[, z]) order
     if len(shape) == 2:
-        return mesh.create_unit_square(comm, *cells, cell_type=mesh.CellType.triangle)
+        nx, ny = cells
+        return mesh.create_unit_square(comm, nx, ny, cell_type=mesh.CellType.triangle)
     if len(shape) == 3:
-        return mesh.create_unit_cube(comm, *cells, cell_type=mesh.CellType.tetrahedron)
+        nx, ny, nz = cells
+        return mesh.create_unit_cube(comm, nx, ny, nz, cell_type=mesh.CellType.tetrahedron)
     raise ValueError(f"shape must have 2 or 3 axes, got {shape}")
 
 

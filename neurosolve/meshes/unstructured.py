@@ -111,7 +111,8 @@ def _plate_geometry(gmsh: Any) -> dict[str, list[int]]:
     discs = [(2, occ.addDisk(x, y, 0.0, r, r)) for x, y, r in holes]
     occ.cut([(2, plate)], discs)
     occ.synchronize()
-    outer, inner = [], []
+    outer: list[int] = []
+    inner: list[int] = []
     for _, curve in gmsh.model.getEntities(1):
         x_min, y_min, _, x_max, y_max, _ = gmsh.model.getBoundingBox(1, curve)
         on_edge = min(x_min, y_min) < 1e-8 or max(x_max, y_max) > 1.0 - 1e-8

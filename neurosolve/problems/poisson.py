@@ -519,7 +519,7 @@ def _field(value: Any, V: Any, fields: GridFields | None, argument: str, positiv
         function.interpolate(lambda x: np.broadcast_to(value(x), x.shape[1:]))
         values = function.x.array
     elif np.ndim(value) == 0:
-        number = float(value)  # type: ignore[arg-type]
+        number = float(value)
         _check_values(np.array([number]), argument, positive)
         return fem.Constant(V.mesh, number)
     else:

@@ -93,14 +93,14 @@ class PETScKSP(Method):
         ksp.setOptionsPrefix(prefix)
         database = PETSc.Options()
         for key, value in self.options.items():
-            database[prefix + key] = value
+            database.setValue(prefix + key, value)
         try:
             ksp.setFromOptions()
         finally:
             for key in self.options:
                 database.delValue(prefix + key)
         if not self.direct and ksp.getType() != "preonly":
-            ksp.setNormType(PETSc.KSP.NormType.UNPRECONDITIONED)
+            ksp.setNormType(PETSc.KSP.NormType.UNPRECONDITIONED)  # type: ignore[arg-type]
         ksp.setUp()
         self.matrix = matrix
         self.ksp = ksp
