@@ -54,6 +54,12 @@ def _is_symmetric(A: Any) -> bool | None:
 
 
 def _check_applicable(cls: type[Method], problem: Problem) -> None:
+    if getattr(problem, "distributed", False) and not cls.supports_distributed:
+        ranks = problem.comm.size  # type: ignore[attr-defined]
+        raise ValueError(
+            f"method {cls.name!r} cannot solve a problem distributed over {ranks} MPI ranks; "
+            f"use method='petsc', or build the problem with comm=MPI.COMM_SELF on each rank"
+        )
     if problem.kind not in cls.problem_kinds:
         kinds = ", ".join(sorted(cls.problem_kinds))
         raise ValueError(
@@ -223,6 +229,13 @@ def _finish(
             residuals = np.array([initial, relative])
         elif not np.isclose(residuals[-1], relative, rtol=1e-6, atol=0.0):
             residuals = np.append(residuals, relative)
+        if status == 0 and not converged:
+            status = max(output.iterations, 1)
+            message = (message + "; " if message else "") + "true residual above tolerance"
+    elif getattr(problem, "distributed", False):
+        b_norm = problem.b_norm()  # type: ignore[attr-defined]
+        final = problem.residual_norm(output.x)  # type: ignore[attr-defined]
+        converged = bool(np.isfinite(final) and final <= stopping_threshold(b_norm, rtol, atol))
         if status == 0 and not converged:
             status = max(output.iterations, 1)
             message = (message + "; " if message else "") + "true residual above tolerance"
