@@ -1,9 +1,9 @@
 """``neurosolve demo``: every classical method on 2D (with an obstacle) and 3D Poisson problems.
 
-For each problem the demo solves with ``direct`` first (the reference), then with every
-registered classical linear method, prints a table (method, iterations, setup s, solve s,
-final relative residual, error against ``direct``), writes each solution to HDF5 and
-plots the residual histories to a PNG file.
+For each problem the demo solves with ``direct`` first, as the reference, and then with
+every registered classical linear method. It prints a table (method, iterations, setup s,
+solve s, final relative residual, error against ``direct``), writes each solution to
+HDF5 and plots the residual histories to a PNG file.
 """
 
 from __future__ import annotations

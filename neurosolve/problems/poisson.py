@@ -255,7 +255,7 @@ def dirichlet_parts(
 ) -> dict[str, Any]:
     """Normalise ``dirichlet`` to a dict from boundary part to value.
 
-    ``None`` and ``"all"`` stand for every part that ``neumann`` does not name.
+    ``None`` and ``"all"`` mean every part that ``neumann`` does not name.
     """
     if dirichlet is None:
         dirichlet = "all"
@@ -331,7 +331,7 @@ def _assemble_structured(
 
 
 class GridFields:
-    """Turns grid-point and grid-cell arrays into dolfinx functions on a structured mesh."""
+    """Converter of grid-point and grid-cell arrays to dolfinx functions on a structured mesh."""
 
     def __init__(self, shape: tuple[int, ...], cell_grid: np.ndarray) -> None:
         self.shape = shape
