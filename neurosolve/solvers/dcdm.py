@@ -4,7 +4,7 @@ Both run :func:`conjugate_directions`, a conjugate-direction iteration whose sea
 direction comes from a trained network instead of a preconditioned residual. ``dcdm``
 feeds the network the residual and the mask of unknowns, as the DCDM paper does.
 ``dcdm-mg`` also feeds it one geometric multigrid V-cycle applied to the residual, and the
-network returns a correction of that V-cycle direction, so every direction sees the whole
+network returns a correction of that V-cycle direction, so every direction covers the whole
 domain however large the grid is.
 
 This module imports torch only inside :meth:`Method.setup`.
@@ -218,6 +218,7 @@ class _DeepConjugateDirections(Method):
 
     def _load_network(self, dim: int) -> tuple[Any, str | None]:
         from ..sciml.checkpoints import load_model, resolve_checkpoint
+        from ..sciml.dcdm import model as _registers_dcdm_model  # noqa: F401
 
         if self.network is not None:
             return self.network, None
@@ -226,13 +227,13 @@ class _DeepConjugateDirections(Method):
         model_dim = getattr(model, "dim", None)
         if model_dim != dim:
             raise ValueError(
-                f"checkpoint {str(path)!r} holds a {model_dim}D network but the problem grid "
+                f"checkpoint {str(path)!r} contains a {model_dim}D network but the problem grid "
                 f"is {dim}D; pass a checkpoint trained with --dim {dim}"
             )
         channels = 3 if self.uses_multigrid else 2
         if model.lift.in_channels != channels:
             raise ValueError(
-                f"checkpoint {str(path)!r} holds a network with {model.lift.in_channels} "
+                f"checkpoint {str(path)!r} contains a network with {model.lift.in_channels} "
                 f"input channels, but {self.name} needs {channels}; train it with "
                 f"'neurosolve train {self.name}'"
             )

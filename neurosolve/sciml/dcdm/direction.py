@@ -1,10 +1,10 @@
 """Network inputs, the unsupervised DCDM loss, and the network as a direction function.
 
 Every input field is scaled to unit norm and then multiplied by ``sqrt(m)`` for ``m``
-unknowns, so its root-mean-square value is 1 on any grid. The paper scales to unit norm
-only, which makes the per-point amplitude shrink as the grid grows; a network with biases
-and ReLUs is not scale-invariant, so the extra factor is what lets one set of weights
-serve several grid sizes.
+unknowns, so its root-mean-square value is 1 on any grid. Kaneda et al. (2023) scale to
+unit norm only, which makes the per-point amplitude shrink as the grid grows. A network
+with biases and ReLUs is not scale-invariant, so the extra factor is what lets one set of
+weights serve several grid sizes.
 """
 
 from __future__ import annotations

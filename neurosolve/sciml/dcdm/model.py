@@ -30,11 +30,12 @@ class ResidualBlock(nn.Module):
 class DCDMNet(nn.Module):
     """Fully convolutional network that maps a residual field to a search direction.
 
-    The fine level runs ``blocks`` residual blocks, average-pools by 2, runs ``blocks``
-    more on the coarse level, upsamples back (linear interpolation to the exact fine
-    size, so odd sizes work), adds the fine features as a skip connection, runs ``blocks``
-    more and ends with a 1x1(x1) convolution to one channel. All convolutions keep the
-    grid size, so one set of weights applies to any grid.
+    A 3x3(x3) convolution lifts the input to ``channels`` features and ``blocks``
+    residual blocks run on the grid. An average pool halves the grid, ``blocks`` more
+    run there, and linear interpolation to the exact fine size brings the result back,
+    so odd sizes work. The fine features are added as a skip connection, ``blocks`` more
+    run, and a 1x1(x1) convolution gives one channel. All convolutions keep the grid
+    size, so one set of weights applies to any grid.
 
     Parameters
     ----------
