@@ -48,7 +48,8 @@ def test_darcy_cli_writes_dataset(tmp_path):
     assert ds["solution"].shape == (8, 32, 32)
     assert set(np.unique(ds["coefficient"].values)) == {3.0, 12.0}
     u = ds["solution"].values
-    assert np.all(u[:, 0, :] == 0) and np.all(u[:, :, -1] == 0)
+    assert np.all(u[:, 0, :] == 0)
+    assert np.all(u[:, :, -1] == 0)
     # The compliance (integral of u for f = 1) decreases as a grows, so it lies between
     # those of a = 12 and a = 3 everywhere; grid means stand in for the integrals.
     compliance = u.mean(axis=(1, 2))
@@ -104,7 +105,8 @@ def test_poisson_sample_resolves_identically(tmp_path):
         stored = ds["solution"].values[i]
         # The stored source is float32, so the re-solve agrees to single precision.
         assert np.max(np.abs(stored - u)) < 1e-5 * np.max(np.abs(u))
-        assert np.all(stored[0, :] == 0) and np.all(stored[:, 0] == 0)
+        assert np.all(stored[0, :] == 0)
+        assert np.all(stored[:, 0] == 0)
         assert np.array_equal(ds["free"].values[i].astype(bool), problem.geometry.free)
 
 
@@ -156,6 +158,7 @@ def test_inspect_prints_and_plots(tmp_path, capsys):
     output = capsys.readouterr().out
     assert "generator: darcy" in output
     assert "samples: 3 of 3 completed" in output
-    assert "coefficient" in output and "solution" in output
+    assert "coefficient" in output
+    assert "solution" in output
     assert png.stat().st_size > 1000
     assert png.read_bytes()[:4] == b"\x89PNG"

@@ -45,8 +45,8 @@ def _common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output HDF5 file")
     parser.add_argument(
         "--overwrite", action="store_true",
-        help="start a new file even if OUT holds an unfinished dataset with the same settings "
-        "(by default such a file is resumed)",
+        help="start a new file even if OUT contains an unfinished dataset with the same "
+        "settings (by default such a file is resumed)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 

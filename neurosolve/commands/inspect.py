@@ -147,8 +147,12 @@ def _plane(dataset: Any, index: int) -> np.ndarray:
     values = np.asarray(dataset[index], dtype=np.float64)
     dims = list(_dimension_names(dataset)[1:])
     while values.ndim > 2:
-        position = values.shape[0] // 2 if dims[0] == "z" else -1 if dims[0] == "time" else 0
-        values = values[position]
+        if dims[0] == "z":
+            values = values[values.shape[0] // 2]
+        elif dims[0] == "time":
+            values = values[-1]
+        else:
+            values = values[0]
         dims.pop(0)
     return values
 

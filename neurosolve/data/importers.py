@@ -86,9 +86,10 @@ def read_pdebench(path: str | os.PathLike[str]) -> Any:
     Parameters
     ----------
     path : str or PathLike
-        An HDF5 file with ``tensor`` of shape ``(N, T, nx[, ny[, nz]])`` and the coordinate
-        arrays ``x-coordinate``, ``y-coordinate``, ``z-coordinate``, ``t-coordinate`` as
-        present; optionally ``nu`` of shape ``(N, nx[, ny])``, the Darcy coefficient.
+        An HDF5 file with ``tensor`` of shape ``(N, T, nx[, ny[, nz]])`` and one
+        coordinate array per axis (``x-coordinate``, ``y-coordinate``, ``z-coordinate``,
+        ``t-coordinate``). Darcy files also have ``nu`` of shape ``(N, nx[, ny])``, the
+        coefficient.
 
     Returns
     -------
@@ -181,14 +182,18 @@ def write_imported(dataset: Any, out: str | os.PathLike[str], *, overwrite: bool
     names = [n for n, v in dataset.data_vars.items() if v.dims and v.dims[0] == "sample"]
     if not names:
         raise ValueError("dataset has no variable over the 'sample' dimension")
-    variables = {
-        name: Variable(
+    variables = {}
+    for name in names:
+        role = None
+        if name in x_names:
+            role = "x"
+        elif name in y_names:
+            role = "y"
+        variables[name] = Variable(
             tuple(str(d) for d in dataset[name].dims[1:]),
-            role="x" if name in x_names else "y" if name in y_names else None,
+            role=role,
             long_name=str(dataset[name].attrs.get("long_name", name)),
         )
-        for name in names
-    }
     used = {d for v in variables.values() for d in v.dims}
     coords = {
         d: np.asarray(dataset[d].values if d in dataset.coords else np.arange(dataset.sizes[d]))

@@ -83,14 +83,14 @@ class Variable:
 
 @dataclass
 class DatasetSpec:
-    """What a generator will write: dimensions, variables, settings and seed.
+    """Description of a dataset file: its dimensions, variables, settings and seed.
 
     Attributes
     ----------
     generator : str
         Generator name, such as ``"darcy"``.
     samples : int
-        Number of samples the file holds when complete.
+        Number of samples in the complete file.
     coords : dict of str to ndarray
         Coordinate values of every dimension other than ``sample`` (grid coordinates in
         their physical units, times in the generator's time unit, channel or probe indices).
@@ -372,9 +372,9 @@ def open_writer(
     Notes
     -----
     The skeleton is written through :func:`neurosolve.data.io.atomic_path` (a temporary
-    file in the same folder, then renamed), so ``path`` never holds a partly created
+    file in the same folder, then renamed), so ``path`` never contains a partly created
     skeleton. Samples are then written in place, each
-    followed by an HDF5 flush. After a killed run the file opens normally and holds every
+    followed by an HDF5 flush. After a killed run the file opens normally and contains every
     sample whose ``completed`` flag is set.
     """
     path = Path(path)

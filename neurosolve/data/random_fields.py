@@ -1,10 +1,10 @@
 """Gaussian random fields on grids, sampled spectrally, and coefficients made from them.
 
 A field is the truncated Karhunen-Loeve sum ``g(x) = sum_k sqrt(lambda_k) xi_k phi_k(x)``
-with independent standard normal ``xi_k``, where ``phi_k`` and ``lambda_k`` are the
+with independent standard normal ``xi_k``. Here ``phi_k`` and ``lambda_k`` are the
 eigenfunctions and eigenvalues of the covariance operator ``C = sigma^2 (-Laplacian +
-tau^2 I)^(-alpha)`` on the unit square (or interval or cube), over as many wavenumbers per
-axis as the grid has points.
+tau^2 I)^(-alpha)`` on the unit square (or interval or cube). The sum runs over as many
+wavenumbers per axis as the grid has points.
 
 References
 ----------

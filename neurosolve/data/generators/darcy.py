@@ -146,7 +146,7 @@ def generate_darcy(
     progress : bool
         Show a progress bar on rank 0.
     overwrite : bool
-        Start again even if ``out`` holds a matching dataset.
+        Start again even if ``out`` contains a matching unfinished dataset.
     **settings
         Overrides of :data:`DEFAULTS`: ``coefficient`` ("threshold" or "lognormal"),
         ``alpha`` and ``tau`` of the random field, ``high`` and ``low`` values of the

@@ -68,7 +68,8 @@ class HeatStepper:
         initial = np.asarray(initial, dtype=np.float64)
         if initial.shape != self.shape:
             raise ValueError(f"initial state has shape {initial.shape}, expected {self.shape}")
-        u = self.problem.geometry.from_grid(initial)
+        geometry: Any = self.problem.geometry  # always set for structured grids
+        u = geometry.from_grid(initial)
         states = np.empty((steps, *self.shape))
         for n in range(steps):
             u = self._lu.solve(self.M @ u)

@@ -131,7 +131,7 @@ def solve_poisson_sample(
         seed=obstacle_seed,
         **boundary_arguments(settings["boundary"], len(shape)),
     )
-    geometry = problem.geometry
+    geometry: Any = problem.geometry  # always set, with free and cell_mask, on structured grids
     x = splu(problem.A.tocsc()).solve(problem.b)
     return {
         "source": source,
