@@ -1,9 +1,9 @@
 """OLinear: linear forecasting in an orthogonally transformed time domain.
 
-The model (Yue et al., 2025) normalises each input window per channel (RevIN), projects
-every channel's lookback onto an orthonormal basis of the training data's temporal
-correlation (OrthoTrans), mixes channels with NormLin blocks, maps back with the
-horizon's basis and reads the forecast out with a small feed-forward head.
+The model (Yue et al., 2025) normalises each input window per channel (RevIN). It then
+projects every channel's lookback onto an orthonormal basis of the training data's
+temporal correlation (OrthoTrans) and mixes channels with NormLin blocks. The result is
+mapped back with the horizon's basis and read out by a small feed-forward head.
 
 References
 ----------
@@ -28,10 +28,9 @@ from .checkpoints import register_model
 def orthotrans_basis(series: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
     """Compute the OrthoTrans basis of windows of ``length`` steps.
 
-    For each channel, the windows ``series[i : i + length, c]`` are the samples of a
-    ``length``-dimensional vector; their Pearson correlation matrix is computed, the
-    matrices are averaged over channels, and the eigenvectors of the average form the
-    basis.
+    For each channel, the windows ``series[i : i + length, c]`` are samples of a
+    ``length``-dimensional vector, and their Pearson correlation matrix is computed.
+    The eigenvectors of the channel average of these matrices form the basis.
 
     Parameters
     ----------
