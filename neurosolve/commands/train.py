@@ -11,7 +11,12 @@ import argparse
 import importlib
 
 # Model name -> module defining add_arguments(parser) and run(args).
-TRAIN_TARGETS: dict[str, str] = {}
+TRAIN_TARGETS: dict[str, str] = {
+    "fno": "neurosolve.sciml.train_operators",
+    "tfno": "neurosolve.sciml.train_operators",
+    "mg-tfno": "neurosolve.sciml.train_operators",
+    "mgno": "neurosolve.sciml.train_operators",
+}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -20,6 +20,7 @@ METHOD_MODULES: tuple[str, ...] = (
     "neurosolve.solvers.amg",
     "neurosolve.solvers.direct",
     "neurosolve.solvers.petsc",
+    "neurosolve.solvers.operators",
 )
 
 _REGISTRY: dict[str, type[Method]] = {}

@@ -1,0 +1,390 @@
+"""Training of the neural operators: ``neurosolve train fno|tfno|mg-tfno|mgno``.
+
+Data come from an HDF5 file of ``neurosolve generate darcy`` (its train split for training,
+its validation split for the per-epoch log) or from a torch file of neuraloperator's small
+Darcy set (a dict with ``x`` and ``y`` of shape ``(N, s, s)``). Inputs and targets are
+normalised per channel with statistics of the training samples, which the checkpoint
+stores, so a model runs at any resolution. The loss is the relative H1 or L2 error of the
+decoded prediction.
+
+This module imports torch only inside its functions, but importing it imports
+:mod:`neurosolve.sciml`, which imports torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+HELP = "train a neural operator (fno, tfno, mg-tfno, mgno) on Darcy data"
+
+MODELS = ("fno", "tfno", "mg-tfno", "mgno")
+
+
+def load_fields(
+    path: str | Path, split: str | None = "train", limit: int | None = None
+) -> dict[str, Any]:
+    """Read input and target fields as float32 arrays of shape ``(N, C, ny, nx)``.
+
+    Parameters
+    ----------
+    path : path
+        An HDF5 file in the neurosolve layout, or a ``.pt`` file of neuraloperator's Darcy
+        set, whose boolean ``x`` becomes the coefficient (0 or 1).
+    split : {"train", "validation", "test"} or None
+        Split of an HDF5 file; ignored for ``.pt`` files, which hold one split each.
+    limit : int, optional
+        Keep only the first ``limit`` samples.
+
+    Returns
+    -------
+    dict
+        ``x``, ``y`` (arrays), ``x_variables``, ``y_variables`` (lists of names) and
+        ``source`` (the constant source of the data set, or None when unknown).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file holds no samples of ``split`` or an unknown format.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"data file {str(path)!r} not found")
+    if path.suffix == ".pt":
+        fields = _load_neuralop(path)
+    else:
+        fields = _load_hdf5(path, split)
+    if limit is not None:
+        fields["x"], fields["y"] = fields["x"][:limit], fields["y"][:limit]
+    if len(fields["x"]) == 0:
+        raise ValueError(f"{path} has no samples in split {split!r}")
+    return fields
+
+
+def _load_neuralop(path: Path) -> dict[str, Any]:
+    import torch
+
+    data = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(data, dict) or "x" not in data or "y" not in data:
+        raise ValueError(f"{path} is not a dict with 'x' and 'y' tensors")
+    x = data["x"].float().numpy()[:, None]
+    y = data["y"].float().numpy()[:, None]
+    # neuraloperator's Darcy set solves -div(a grad u) = 1 (f = 1).
+    return {"x": x, "y": y, "x_variables": ["coefficient"], "y_variables": ["solution"],
+            "source": 1.0}
+
+
+def _load_hdf5(path: Path, split: str | None) -> dict[str, Any]:
+    import h5py
+
+    from ..data.datasets import FieldDataset
+
+    dataset = FieldDataset(path, split=split)
+    try:
+        samples = [dataset[i] for i in range(len(dataset))]
+    finally:
+        dataset.close()
+    with h5py.File(path, "r") as f:
+        settings = json.loads(_text(f.attrs.get("settings", "{}")))
+    source = settings.get("source")
+    x = np.stack([s["x"].numpy() for s in samples]) if samples else np.zeros((0, 1, 1, 1))
+    y = np.stack([s["y"].numpy() for s in samples]) if samples else np.zeros((0, 1, 1, 1))
+    return {"x": x.astype(np.float32), "y": y.astype(np.float32),
+            "x_variables": list(dataset.x_variables), "y_variables": list(dataset.y_variables),
+            "source": float(source) if isinstance(source, int | float) else None}
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def model_arguments(name: str, in_channels: int, grid: tuple[int, int], **overrides: Any):
+    """Return the constructor arguments of model ``name`` for data on ``grid``.
+
+    Defaults suit 64 x 64 Darcy data; on coarser grids the Fourier modes shrink to fit.
+    ``overrides`` with the value None are ignored.
+    """
+    if name not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}, got {name!r}")
+    args: dict[str, Any] = {"in_channels": in_channels, "out_channels": 1}
+    if name == "mgno":
+        args.update(hidden_channels=24, n_layers=5, levels=5)
+    else:
+        modes = min(12, min(grid) // 2)
+        args.update(hidden_channels=32, n_layers=4, n_modes=(modes, modes))
+        if name in ("tfno", "mg-tfno"):
+            args["rank"] = 0.05
+        if name == "mg-tfno":
+            args.update(levels=1, padding_fraction=0.125, stitching="crop")
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key == "n_modes":
+            value = (int(value), int(value)) if np.isscalar(value) else tuple(value)
+        if name == "mgno" and key in ("n_modes", "rank", "padding_fraction", "stitching"):
+            raise ValueError(f"option {key} does not apply to mgno")
+        if name in ("fno", "tfno") and key in ("levels", "padding_fraction", "stitching"):
+            raise ValueError(f"option {key} applies to mg-tfno and mgno only, not {name}")
+        if name == "fno" and key == "rank":
+            raise ValueError("option rank applies to the factorised models tfno and mg-tfno")
+        args[key] = value
+    return args
+
+
+def relative_errors(model: Any, payload: dict[str, Any], x: np.ndarray, y: np.ndarray,
+                    batch_size: int = 32) -> dict[str, float]:
+    """Return the mean relative L2 and H1 errors of a model on raw fields ``x``, ``y``."""
+    import torch
+
+    from .losses import H1Loss, LpLoss
+    from .normalizers import UnitGaussianNormalizer
+
+    x_norm = UnitGaussianNormalizer.from_state(payload["normalizers"]["x"])
+    y_norm = UnitGaussianNormalizer.from_state(payload["normalizers"]["y"])
+    l2, h1 = LpLoss(reduction="sum"), H1Loss(reduction="sum")
+    totals = {"l2": 0.0, "h1": 0.0}
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(x), batch_size):
+            xb = torch.from_numpy(x[start:start + batch_size])
+            yb = torch.from_numpy(y[start:start + batch_size])
+            pred = y_norm.decode(model(x_norm.encode(xb)))
+            totals["l2"] += float(l2(pred, yb))
+            totals["h1"] += float(h1(pred, yb))
+    return {key: value / len(x) for key, value in totals.items()}
+
+
+def train_operator(
+    name: str,
+    data: str | Path,
+    out: str | Path,
+    *,
+    validation_data: str | Path | None = None,
+    test_data: list[str | Path] | None = None,
+    train_samples: int | None = None,
+    epochs: int = 50,
+    batch_size: int = 16,
+    learning_rate: float = 2e-3,
+    weight_decay: float = 1e-4,
+    scheduler: str = "cosine",
+    loss: str = "h1",
+    seed: int = 0,
+    progress: bool = True,
+    resume: bool = False,
+    command: str | None = None,
+    **model_options: Any,
+) -> dict[str, Any]:
+    """Train a neural operator on Darcy data and write its checkpoint.
+
+    Parameters
+    ----------
+    name : {"fno", "tfno", "mg-tfno", "mgno"}
+        Registered model name.
+    data : path
+        Training data (see :func:`load_fields`); an HDF5 file's train split.
+    out : path
+        Checkpoint written after every epoch.
+    validation_data : path, optional
+        Data for the per-epoch validation errors; default the validation split of an HDF5
+        ``data`` file, none for a ``.pt`` file.
+    test_data : list of path, optional
+        Files evaluated after training: every sample, except for ``data`` itself, whose
+        test split is used. Their errors go into the checkpoint's provenance under
+        ``"test"``.
+    train_samples : int, optional
+        Use only the first ``train_samples`` training samples.
+    epochs, batch_size, learning_rate, weight_decay, scheduler
+        Adam settings and learning-rate schedule (see
+        :class:`~neurosolve.sciml.training.TrainingConfig`).
+    loss : {"h1", "l2"}
+        Relative error minimised in training.
+    seed : int
+        Seed of the weights and of the batch order.
+    progress : bool
+        Show a progress bar per epoch.
+    resume : bool
+        Continue from ``out`` if it exists, with its optimiser state and epoch count.
+    command : str, optional
+        The command line, stored in the checkpoint.
+    **model_options
+        Overrides of :func:`model_arguments` (``hidden_channels``, ``n_layers``,
+        ``n_modes``, ``rank``, ``levels``, ``padding_fraction``, ``stitching``).
+
+    Returns
+    -------
+    dict
+        ``history``, ``checkpoint``, ``parameters``, ``seconds_per_epoch`` and ``test``
+        (errors per test file).
+    """
+    import torch
+
+    from . import fno, mg_tfno, mgno  # noqa: F401  (registers the models)
+    from .checkpoints import build_model
+    from .losses import H1Loss, LpLoss
+    from .normalizers import UnitGaussianNormalizer
+    from .spectral import count_parameters
+    from .training import Trainer, TrainingConfig, seed_everything
+
+    if loss not in ("h1", "l2"):
+        raise ValueError(f"loss must be 'h1' or 'l2', got {loss!r}")
+    seed_everything(seed)
+    train = load_fields(data, "train", train_samples)
+    is_hdf5 = Path(data).suffix != ".pt"
+    if validation_data is not None:
+        val = load_fields(validation_data, "validation" if is_hdf5 else None)
+    elif is_hdf5:
+        val = load_fields(data, "validation")
+    else:
+        val = None
+
+    x_norm = UnitGaussianNormalizer(dims=(0, 2, 3)).fit(torch.from_numpy(train["x"]))
+    y_norm = UnitGaussianNormalizer(dims=(0, 2, 3)).fit(torch.from_numpy(train["y"]))
+    args = model_arguments(name, train["x"].shape[1], train["x"].shape[2:], **model_options)
+    model = build_model(name, **args)
+    objective = H1Loss() if loss == "h1" else LpLoss()
+    l2, h1 = LpLoss(), H1Loss()
+
+    def decoded(model: Any, batch: dict[str, Any]) -> Any:
+        return y_norm.decode(model(batch["x"]))
+
+    def batch_loss(model: Any, batch: dict[str, Any]) -> Any:
+        return objective(decoded(model, batch), batch["y"])
+
+    metrics = {
+        "l2": lambda model, batch: l2(decoded(model, batch), batch["y"]),
+        "h1": lambda model, batch: h1(decoded(model, batch), batch["y"]),
+    }
+
+    def loader(fields: dict[str, Any], shuffle: bool) -> Any:
+        x = x_norm.encode(torch.from_numpy(fields["x"]))
+        y = torch.from_numpy(fields["y"])
+        dataset = [{"x": xi, "y": yi} for xi, yi in zip(x, y, strict=True)]
+        generator = torch.Generator().manual_seed(seed)
+        return torch.utils.data.DataLoader(
+            dataset, batch_size=batch_size, shuffle=shuffle, generator=generator
+        )
+
+    provenance = {
+        "pde": "darcy",
+        "data": str(Path(data).resolve()),
+        "train_samples": int(len(train["x"])),
+        "grid": list(train["x"].shape[2:]),
+        "x_variables": train["x_variables"],
+        "y_variables": train["y_variables"],
+        "source": train["source"] if train["source"] is not None else 1.0,
+        "loss": loss,
+        "command": command or "",
+    }
+    config = TrainingConfig(
+        epochs=epochs, learning_rate=learning_rate, weight_decay=weight_decay,
+        scheduler=scheduler, seed=seed, progress=progress,
+    )
+    trainer = Trainer(
+        model, batch_loss, config, model_name=name, model_args=args, metrics=metrics,
+        normalizers={"x": x_norm, "y": y_norm}, provenance=provenance,
+    )
+    history = trainer.fit(
+        loader(train, True), loader(val, False) if val is not None else None,
+        checkpoint=out, resume=resume,
+    )
+
+    test_results = {}
+    payload = {"normalizers": {"x": x_norm.state(), "y": y_norm.state()}}
+    for path in test_data or []:
+        # The training file contributes its test split; any other file is all test data.
+        same = Path(path).resolve() == Path(data).resolve()
+        test = load_fields(path, "test" if same else None)
+        test_results[str(path)] = {
+            "samples": int(len(test["x"])), "grid": list(test["x"].shape[2:]),
+            **relative_errors(trainer.model, payload, test["x"], test["y"]),
+        }
+        logger.info("test %s: %s", path, test_results[str(path)])
+    trainer.provenance["test"] = test_results
+    trainer.save(out)
+
+    seconds = [h["seconds"] for h in history]
+    return {
+        "history": history,
+        "checkpoint": str(out),
+        "parameters": count_parameters(model),
+        "seconds_per_epoch": float(np.mean(seconds)) if seconds else float("nan"),
+        "test": test_results,
+    }
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the neural-operator training options to a ``neurosolve train`` sub-parser."""
+    parser.add_argument("--data", required=True,
+                        help="HDF5 file from `neurosolve generate darcy`, or a neuraloperator "
+                             "Darcy .pt file")
+    parser.add_argument("--out", help="checkpoint to write (default: <model>-darcy.pt)")
+    parser.add_argument("--validation-data", help="file for per-epoch validation errors "
+                                                  "(default: the validation split of --data)")
+    parser.add_argument("--test-data", nargs="*", default=[],
+                        help="files evaluated after training (all samples; the test split "
+                             "when the file is --data)")
+    parser.add_argument("--train-samples", type=int, help="use the first N training samples")
+    parser.add_argument("--epochs", type=int, default=50)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--learning-rate", type=float, default=2e-3, help="initial Adam rate")
+    parser.add_argument("--weight-decay", type=float, default=1e-4)
+    parser.add_argument("--scheduler", choices=["cosine", "step", "none"], default="cosine")
+    parser.add_argument("--loss", choices=["h1", "l2"], default="h1",
+                        help="relative error minimised (default h1)")
+    parser.add_argument("--hidden-channels", type=int, help="width of the hidden layers")
+    parser.add_argument("--n-layers", type=int, help="number of layers")
+    parser.add_argument("--n-modes", type=int, help="Fourier modes per axis (FNO family)")
+    parser.add_argument("--rank", type=float,
+                        help="Tucker parameters as a fraction of dense (tfno, mg-tfno)")
+    parser.add_argument("--levels", type=int,
+                        help="mg-tfno: patch levels L (2^L x 2^L patches); mgno: grids per "
+                             "V-cycle")
+    parser.add_argument("--padding-fraction", type=float, help="mg-tfno patch padding")
+    parser.add_argument("--stitching", choices=["crop", "average"], help="mg-tfno stitching")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from --out if it exists")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``neurosolve train fno|tfno|mg-tfno|mgno`` from parsed arguments."""
+    import torch
+
+    torch.set_num_threads(args.threads)
+    out = args.out or f"{args.model}-darcy.pt"
+    start = time.perf_counter()
+    summary = train_operator(
+        args.model, args.data, out, validation_data=args.validation_data,
+        test_data=args.test_data, train_samples=args.train_samples, epochs=args.epochs,
+        batch_size=args.batch_size, learning_rate=args.learning_rate,
+        weight_decay=args.weight_decay, scheduler=args.scheduler, loss=args.loss,
+        seed=args.seed, progress=not args.no_progress, resume=args.resume,
+        command=" ".join(["neurosolve", *map(shlex.quote, sys.argv[1:])]),
+        hidden_channels=args.hidden_channels, n_layers=args.n_layers, n_modes=args.n_modes,
+        rank=args.rank, levels=args.levels, padding_fraction=args.padding_fraction,
+        stitching=args.stitching,
+    )
+    last = summary["history"][-1] if summary["history"] else {}
+    logger.info(
+        "%s: %d parameters, %.2f s per epoch, %.1f s in all, last epoch %s, wrote %s",
+        args.model, summary["parameters"], summary["seconds_per_epoch"],
+        time.perf_counter() - start, last, out,
+    )
+    for path, errors in summary["test"].items():
+        print(f"{path}: relative L2 {errors['l2']:.4f}, H1 {errors['h1']:.4f} "
+              f"({errors['samples']} samples at {errors['grid']})")
+    return 0

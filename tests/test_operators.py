@@ -1,0 +1,199 @@
+"""Darcy as an operator problem: the fem reference, learned operators, refine, training."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from neurosolve import problems, solve
+from neurosolve.solvers.result import ConvergenceWarning
+
+torch = pytest.importorskip("torch")
+
+from neurosolve.sciml import load_checkpoint  # noqa: E402
+from neurosolve.sciml.train_operators import load_fields, train_operator  # noqa: E402
+
+
+def two_phase(shape, seed):
+    """A smooth two-phase coefficient, 12 where a random sum of sines is positive, else 3."""
+    rng = np.random.default_rng(seed)
+    y, x = np.meshgrid(*(np.linspace(0, 1, n) for n in shape), indexing="ij")
+    field = sum(
+        rng.normal() * np.sin(np.pi * (i * x + j * y) + rng.uniform(0, 2 * np.pi))
+        for i in range(1, 4)
+        for j in range(1, 4)
+    )
+    return np.where(field > 0, 12.0, 3.0)
+
+
+def reference_solution(a):
+    problem = problems.darcy(coefficient=a)
+    return solve(problem, "fem", rtol=1e-10).x
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    """Four 32 x 32 Darcy samples in neuraloperator's file format."""
+    coefficients = np.stack([two_phase((32, 32), seed) for seed in range(4)])
+    solutions = np.stack([reference_solution(a) for a in coefficients])
+    path = tmp_path_factory.mktemp("darcy") / "tiny.pt"
+    torch.save(
+        {"x": torch.tensor(coefficients, dtype=torch.float32),
+         "y": torch.tensor(solutions, dtype=torch.float32)},
+        path,
+    )
+    return path, coefficients, solutions
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_data, tmp_path_factory):
+    """An MgNO overfitted to the four samples by the package's trainer."""
+    path = tiny_data[0]
+    out = tmp_path_factory.mktemp("weights") / "mgno.pt"
+    summary = train_operator(
+        "mgno", path, out, epochs=300, batch_size=4, learning_rate=5e-3, weight_decay=0.0,
+        loss="l2", seed=0, progress=False, hidden_channels=12, n_layers=2, levels=4,
+        test_data=[path],
+    )
+    return out, summary
+
+
+def test_darcy_fem_matches_direct():
+    a = two_phase((17, 23), seed=1)
+    problem = problems.darcy(coefficient=a, source=2.0)
+    result = solve(problem, "fem", rtol=1e-10)
+    direct = solve(problem.linear_problem, "direct")
+    assert result.x.shape == (17, 23)
+    assert result.converged
+    assert np.allclose(result.x, problem.linear_problem.to_grid(direct.x), atol=1e-9)
+    assert np.all(result.x[0] == 0) and np.all(result.x[:, -1] == 0)
+
+
+def test_darcy_rejects_bad_coefficient():
+    with pytest.raises(ValueError, match="2D grid array"):
+        problems.darcy(coefficient=np.ones(10))
+    with pytest.raises(ValueError, match="positive"):
+        problems.darcy(coefficient=-np.ones((8, 8)))
+    with pytest.raises(ValueError, match="source has shape"):
+        problems.darcy(coefficient=np.ones((8, 8)), source=np.ones((4, 4)))
+
+
+def test_trainer_overfits_four_samples(trained):
+    out, summary = trained
+    errors = summary["test"][str(next(iter(summary["test"])))]
+    assert errors["samples"] == 4
+    assert errors["l2"] < 0.02, f"training error {errors['l2']:.3g}"
+    payload = load_checkpoint(out)
+    assert payload["model"] == "mgno"
+    assert payload["provenance"]["x_variables"] == ["coefficient"]
+    assert set(payload["normalizers"]) == {"x", "y"}
+
+
+def test_prediction_reports_residual(trained, tiny_data):
+    _, coefficients, solutions = tiny_data
+    problem = problems.darcy(coefficient=coefficients[0])
+    with pytest.warns(ConvergenceWarning, match="refine"):
+        result = solve(problem, "mgno", checkpoint=str(trained[0]))
+    assert result.x.shape == (32, 32)
+    assert not result.converged
+    assert result.residuals[0] == 1.0
+    assert result.residuals[-1] == pytest.approx(result.info["prediction_residual"])
+    error = np.linalg.norm(result.x - solutions[0]) / np.linalg.norm(solutions[0])
+    assert error < 0.02
+
+
+def test_refine_reaches_rtol(trained, tiny_data):
+    _, coefficients, _ = tiny_data
+    problem = problems.darcy(coefficient=coefficients[1])
+    result = solve(problem, "mgno", checkpoint=str(trained[0]), refine="pcg-amg", rtol=1e-8)
+    system = problem.linear_problem
+    true = system.residual_norm(system.geometry.from_grid(result.x))
+    assert result.converged
+    assert true <= 1e-8 * np.linalg.norm(system.b)
+    assert result.info["refine_iterations"] == result.iterations
+    assert result.info["iterations_saved"] > 0
+    assert result.residuals[0] == pytest.approx(result.info["prediction_residual"])
+
+
+def test_refine_with_plain_cg(trained, tiny_data):
+    problem = problems.darcy(coefficient=tiny_data[1][2])
+    result = solve(problem, "mgno", checkpoint=str(trained[0]), refine="cg", rtol=1e-8)
+    assert result.converged
+    assert result.info["iterations_saved"] > 0
+
+
+def test_trained_at_32_runs_at_64(trained):
+    problem = problems.darcy(coefficient=two_phase((64, 64), seed=7))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        result = solve(problem, "mgno", checkpoint=str(trained[0]))
+    assert result.x.shape == (64, 64)
+    assert np.all(np.isfinite(result.x))
+
+
+def test_constant_source_rescales(trained, tiny_data):
+    a = tiny_data[1][0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        one = solve(problems.darcy(coefficient=a), "mgno", checkpoint=str(trained[0]))
+        three = solve(problems.darcy(coefficient=a, source=3.0), "mgno",
+                      checkpoint=str(trained[0]))
+    assert np.allclose(three.x, 3.0 * one.x)
+
+
+def test_varying_source_rejected(trained, tiny_data):
+    a = tiny_data[1][0]
+    problem = problems.darcy(coefficient=a, source=1.0 + a / 12.0)
+    with pytest.raises(ValueError, match="constant source"):
+        solve(problem, "mgno", checkpoint=str(trained[0]))
+
+
+def test_refine_needs_linear_method(trained, tiny_data):
+    problem = problems.darcy(coefficient=tiny_data[1][0])
+    with pytest.raises(ValueError, match="linear method"):
+        solve(problem, "mgno", checkpoint=str(trained[0]), refine="fem")
+
+
+def test_missing_checkpoint_rejected(tiny_data, tmp_path):
+    problem = problems.darcy(coefficient=tiny_data[1][0])
+    with pytest.raises(FileNotFoundError, match="not found"):
+        solve(problem, "tfno", checkpoint=str(tmp_path / "none.pt"))
+
+
+def test_resume_continues_epochs(tiny_data, tmp_path):
+    out = tmp_path / "tfno.pt"
+    options = dict(batch_size=4, seed=0, progress=False, hidden_channels=8, n_layers=1,
+                   n_modes=4)
+    train_operator("tfno", tiny_data[0], out, epochs=2, **options)
+    summary = train_operator("tfno", tiny_data[0], out, epochs=3, resume=True, **options)
+    assert [h["epoch"] for h in summary["history"]] == [1, 2, 3]
+    assert load_checkpoint(out)["training"]["epochs_done"] == 3
+
+
+def test_cli_trains_mg_tfno(tiny_data, tmp_path):
+    from neurosolve.cli import main
+
+    out = tmp_path / "mg.pt"
+    code = main([
+        "train", "mg-tfno", "--data", str(tiny_data[0]), "--out", str(out), "--epochs", "1",
+        "--hidden-channels", "8", "--n-layers", "1", "--n-modes", "4", "--levels", "1",
+        "--threads", "1", "--no-progress",
+    ])
+    assert code == 0
+    payload = load_checkpoint(out)
+    assert payload["model_args"]["levels"] == 1
+    assert payload["provenance"]["command"].startswith("neurosolve")
+
+
+def test_option_for_other_model_rejected(tiny_data, tmp_path):
+    with pytest.raises(ValueError, match="does not apply to mgno"):
+        train_operator("mgno", tiny_data[0], tmp_path / "m.pt", epochs=0, n_modes=4)
+
+
+def test_load_neuralop_darcy(reference_data):
+    fields = load_fields(reference_data / "neuralop-darcy" / "darcy_test_32.pt")
+    assert fields["x"].shape == (50, 1, 32, 32)
+    assert fields["y"].shape == (50, 1, 32, 32)
+    assert set(np.unique(fields["x"])) <= {0.0, 1.0}
