@@ -145,7 +145,12 @@ def _load_generator(name: str) -> Any:
 def run(args: argparse.Namespace) -> int:
     from mpi4py import MPI
 
+    from ..data.generators.base import import_fem_collectively
+
     generate = _load_generator(args.generator)
+    # Every generator solves with dolfinx; initialising it here on all ranks keeps PETSc's
+    # collective start-up apart from the generator's own messages.
+    import_fem_collectively()
     options = {
         key: value
         for key, value in vars(args).items()

@@ -324,6 +324,8 @@ class SampleWriter:
                 raise ValueError(f"sample {index}: field {name!r} contains NaN or infinite values")
             arrays[name] = values.astype(self.spec.variables[name].dtype, copy=False)
 
+        # NOTE: the flushes make a kill between writes safe. HDF5 can still evict metadata
+        # during a write, so a kill in the middle of one is not proven harmless.
         for name, values in arrays.items():
             self._file[name][index] = values
         self._file.flush()
