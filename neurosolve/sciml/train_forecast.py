@@ -23,6 +23,9 @@ import numpy as np
 
 from ..data.timeseries import ForecastData, WindowDataset, load_forecast_csv
 
+# Importing the model modules registers them, so load_model can rebuild their checkpoints.
+from . import dlinear, olinear  # noqa: F401
+
 logger = logging.getLogger(__name__)
 
 HELP = "train a forecaster (olinear, or the DLinear-style linear baseline) on a CSV series"
@@ -82,9 +85,6 @@ def make_model(
 
     if method not in MODELS:
         raise ValueError(f"unknown forecaster {method!r}; valid ones are: {', '.join(MODELS)}")
-    # Importing the model modules registers them.
-    from . import dlinear, olinear  # noqa: F401
-
     args = {"seq_len": seq_len, "pred_len": pred_len, "channels": channels, **model_args}
     return build_model(MODELS[method]["model"], **args), args
 
@@ -108,7 +108,8 @@ def evaluate_forecaster(model: Any, dataset: WindowDataset, batch_size: int = 25
     """Return the MSE and MAE of ``model`` over every window of ``dataset``."""
     import torch
 
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    windows: Any = dataset  # a map-style dataset, not a torch.utils.data.Dataset subclass
+    loader = torch.utils.data.DataLoader(windows, batch_size=batch_size, shuffle=False)
     model.eval()
     squared, absolute, count = 0.0, 0.0, 0
     with torch.no_grad():
@@ -200,11 +201,16 @@ def train_forecaster(
         normalizers=normalizers, provenance=dict(provenance or {}),
     )
     generator = torch.Generator().manual_seed(seed)
+    # WindowDataset is map-style without subclassing torch's Dataset, hence Any.
+    train_windows: Any = train
+    val_windows: Any = val
     train_loader = torch.utils.data.DataLoader(
-        train, batch_size=batch_size, shuffle=True, generator=generator
+        train_windows, batch_size=batch_size, shuffle=True, generator=generator
     )
     val_loader = (
-        torch.utils.data.DataLoader(val, batch_size=256, shuffle=False) if val else None
+        torch.utils.data.DataLoader(val_windows, batch_size=256, shuffle=False)
+        if val is not None
+        else None
     )
 
     best_loss, best_epoch, best_state = float("inf"), 0, None
