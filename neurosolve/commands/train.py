@@ -16,6 +16,8 @@ TRAIN_TARGETS: dict[str, str] = {
     "tfno": "neurosolve.sciml.train_operators",
     "mg-tfno": "neurosolve.sciml.train_operators",
     "mgno": "neurosolve.sciml.train_operators",
+    "olinear": "neurosolve.sciml.train_forecast",
+    "linear": "neurosolve.sciml.train_forecast",
 }
 
 

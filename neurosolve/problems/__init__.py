@@ -17,6 +17,7 @@ _CONSTRUCTORS: dict[str, str] = {
     "from_matrix_market": ".linear",
     "from_pyamg_example": ".linear",
     "darcy": ".darcy",
+    "forecast": ".forecast",
 }
 
 __all__ = sorted(_CONSTRUCTORS)

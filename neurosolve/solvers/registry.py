@@ -21,6 +21,7 @@ METHOD_MODULES: tuple[str, ...] = (
     "neurosolve.solvers.direct",
     "neurosolve.solvers.petsc",
     "neurosolve.solvers.operators",
+    "neurosolve.solvers.forecast",
 )
 
 _REGISTRY: dict[str, type[Method]] = {}
