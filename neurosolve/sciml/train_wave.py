@@ -28,22 +28,33 @@ MODEL_NAMES = {"wave-cnn": None, "wave-cnn-compressed": "cp"}
 
 
 def load_wave_data(path: str | Path) -> dict[str, Any]:
-    """Read the fields, speeds and time steps of a wave data set as float32 arrays.
+    """Read a wave data set from ``neurosolve generate wave`` as float32 arrays.
 
     Returns a dict with ``u (sample, time, y, x)``, ``courant (sample, y, x)`` (the local
-    ``c dt / h``), ``spacing`` and the file's attributes.
+    ``c dt / h``), ``split (sample)`` (0 train, 1 validation, 2 test), ``spacing`` and
+    the generator's ``settings``.
     """
+    import json
+
     import xarray as xr
 
     with xr.open_dataset(path, engine="h5netcdf") as data:
+        done = data["completed"].values.astype(bool)
+        if not done.all():
+            raise ValueError(
+                f"{path} has {int((~done).sum())} unfinished samples; rerun the generate "
+                f"command to complete it"
+            )
         fields = data["u"].values.astype(np.float32)
         speed = data["speed"].values.astype(np.float64)
         dt = data["dt"].values.astype(np.float64)
+        split = data["split"].values.astype(np.int64)
         y, x = data["y"].values, data["x"].values
-        attrs = dict(data.attrs)
+        settings = json.loads(data.attrs["settings"])
     spacing = float(min(y[1] - y[0], x[1] - x[0]))
     courant = (speed * dt[:, None, None] / spacing).astype(np.float32)
-    return {"u": fields, "courant": courant, "spacing": spacing, "attrs": attrs}
+    return {"u": fields, "courant": courant, "split": split, "spacing": spacing,
+            "settings": settings, "seed": int(data.attrs.get("seed", -1))}
 
 
 def _windows(fields: np.ndarray, length: int, stride: int) -> list[tuple[int, int]]:
@@ -115,13 +126,12 @@ def train_wave_cnn(
     layers: int = 4,
     kernel_size: int = 5,
     history: int = 4,
-    epochs: int = 6,
+    epochs: int = 8,
     rollout_epochs: int = 2,
-    rollout_steps: int = 4,
+    rollout_steps: int = 3,
     batch_size: int = 16,
-    windows_per_epoch: int | None = 1024,
-    learning_rate: float = 2e-3,
-    validation: float = 0.1,
+    windows_per_epoch: int | None = 384,
+    learning_rate: float = 1e-3,
     seed: int = 0,
     progress: bool = True,
 ) -> dict[str, Any]:
@@ -130,7 +140,8 @@ def train_wave_cnn(
     Parameters
     ----------
     data : path
-        HDF5 file from ``neurosolve generate wave``.
+        HDF5 file from ``neurosolve generate wave``. The model trains on its train split;
+        the one-step relative L2 error on the validation split is logged each epoch.
     out : path
         Checkpoint to write (after every epoch of the rollout phase).
     compression, rank, hidden, layers, kernel_size, history
@@ -144,10 +155,8 @@ def train_wave_cnn(
         Windows drawn at random per epoch, or None for all of them.
     learning_rate : float
         Initial Adam learning rate of both phases (cosine schedule).
-    validation : float
-        Fraction of the simulations held out; their one-step relative L2 error is logged.
     seed : int
-        Seed of the initial weights, the split and the window order.
+        Seed of the initial weights and the window order.
     progress : bool
 
     Returns
@@ -164,18 +173,19 @@ def train_wave_cnn(
     seed_everything(seed)
     loaded = load_wave_data(data)
     fields, courant = loaded["u"], loaded["courant"]
-    count = fields.shape[0]
-    order = np.random.default_rng(seed).permutation(count)
-    held = max(1, int(round(validation * count))) if count > 1 and validation > 0 else 0
-    train_ids, val_ids = np.sort(order[held:]), np.sort(order[:held])
+    split = loaded["split"]
+    train_ids, val_ids = np.flatnonzero(split == 0), np.flatnonzero(split == 1)
+    if train_ids.size == 0:
+        raise ValueError(f"{data} has no training samples (split 0); generate more samples")
+    held = val_ids.size
 
     model_args = {"history": history, "outputs": 1, "hidden": hidden, "layers": layers,
                   "kernel_size": kernel_size, "compression": compression, "rank": rank}
     model = WaveCNN(**model_args)
     provenance = {
         "data": str(Path(data).resolve()),
-        "data_seed": int(loaded["attrs"].get("seed", -1)),
-        "boundary": str(loaded["attrs"].get("boundary", "absorbing")),
+        "data_seed": loaded["seed"],
+        "boundary": str(loaded["settings"].get("boundary", "absorbing")),
         "courant_range": [float(courant[train_ids].min()), float(courant[train_ids].max())],
         "train_samples": train_ids.tolist(),
         "validation_samples": val_ids.tolist(),
@@ -232,17 +242,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layers", type=int, default=4, help="convolution layers")
     parser.add_argument("--kernel-size", type=int, default=5, help="odd kernel width")
     parser.add_argument("--history", type=int, default=4, help="past fields read per step")
-    parser.add_argument("--epochs", type=int, default=6, help="epochs of one-step training")
+    parser.add_argument("--epochs", type=int, default=8, help="epochs of one-step training")
     parser.add_argument("--rollout-epochs", type=int, default=2,
                         help="epochs of rollout training")
-    parser.add_argument("--rollout-steps", type=int, default=4,
+    parser.add_argument("--rollout-steps", type=int, default=3,
                         help="fields predicted per window in rollout training")
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--windows-per-epoch", type=int, default=1024,
+    parser.add_argument("--windows-per-epoch", type=int, default=384,
                         help="training windows drawn per epoch (0: all)")
-    parser.add_argument("--learning-rate", type=float, default=2e-3)
+    parser.add_argument("--learning-rate", type=float, default=1e-3,
+                        help="initial Adam learning rate")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 

@@ -24,14 +24,12 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from tqdm.auto import tqdm
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +163,9 @@ def stability_limit(operators: WaveOperators) -> float:
 
     scale = sp.diags(1.0 / np.sqrt(operators.lumped_mass))
     symmetric = (scale @ operators.stiffness @ scale).tocsr()
-    lam = eigsh(symmetric, k=1, which="LA", return_eigenvectors=False, tol=1e-6)[0]
+    # A fixed start vector makes the limit, and so the generated time steps, reproducible.
+    start = np.random.default_rng(0).standard_normal(symmetric.shape[0])
+    lam = eigsh(symmetric, k=1, which="LA", v0=start, return_eigenvectors=False, tol=1e-6)[0]
     return float(2.0 / np.sqrt(lam))
 
 
@@ -365,8 +365,9 @@ def generate_wave(
     boundary: str = "absorbing",
     comm: Any = None,
     progress: bool = True,
+    overwrite: bool = False,
     **settings: Any,
-) -> Path | None:
+) -> Path:
     """Generate wave simulations of random pulses in random media and write them to HDF5.
 
     Parameters
@@ -376,11 +377,12 @@ def generate_wave(
     resolution : int
         Grid points per side; the grid is ``(resolution, resolution)`` on the unit square.
     seed : int
-        Seed of the random initial states and speeds. Sample ``i`` draws from
-        ``numpy.random.default_rng([seed, i])``, so it does not depend on the number of
-        MPI ranks.
+        Seed of the data set; sample ``i`` draws its initial state, speed and time step
+        from :func:`neurosolve.data.layout.sample_rng`, so it does not depend on the number
+        of MPI ranks.
     out : path
-        HDF5 file to write, atomically (a temporary file, then renamed).
+        HDF5 file in the shared layout of :mod:`neurosolve.data.layout`. An unfinished
+        file with the same settings is resumed.
     steps : int
         Time steps per simulation; each stores ``steps + 1`` states.
     dt : float, optional
@@ -389,10 +391,11 @@ def generate_wave(
     boundary : {"absorbing", "reflecting"}
         Condition on the outer edge.
     comm : mpi4py communicator, optional
-        Samples are split round-robin over its ranks and gathered on rank 0, which
-        writes the file. Defaults to a single process.
+        Samples are dealt to its ranks and rank 0 writes; ``MPI.COMM_WORLD`` by default.
     progress : bool
         Show a progress bar.
+    overwrite : bool
+        Start a new file even if a matching unfinished one exists.
     **settings
         ``scheme`` (``"explicit"`` or ``"newmark"``), ``pulses`` (Gaussian pulses per
         initial state, default 2), ``speed_bounds`` (default ``(0.5, 1.5)``),
@@ -401,49 +404,62 @@ def generate_wave(
 
     Returns
     -------
-    Path or None
-        The file written, on rank 0; None on the other ranks.
+    Path
+        ``out``. Variables: ``u (sample, time, y, x)`` (target), ``speed (sample, y, x)``
+        (input), ``dt (sample)`` and ``probes (sample, time, probe)``. The ``time``
+        coordinate counts steps; multiply by ``dt`` for the physical time. The settings,
+        including the probe positions, are stored as JSON in the ``settings`` attribute.
 
-    Notes
-    -----
-    The file opens with ``xarray.open_dataset(path, engine="h5netcdf")``. Variables:
-    ``u (sample, time, y, x)``, ``speed (sample, y, x)``, ``dt (sample)`` and
-    ``probes (sample, time, probe)`` with coordinates ``probe_y``, ``probe_x``. The
-    attributes hold the settings, the seed and the package version.
+    Raises
+    ------
+    ValueError
+        If an argument is invalid, or a sample's ``dt`` exceeds the explicit scheme's
+        stability limit.
     """
-    settings = _wave_settings(settings)
+    from ..layout import DatasetSpec, Variable
+    from .base import run_generator
+
+    full = _wave_settings(settings)
     if int(samples) != samples or samples < 1:
         raise ValueError(f"samples must be a positive integer, got {samples}")
     if int(resolution) != resolution or resolution < 3:
         raise ValueError(f"resolution must be an integer >= 3, got {resolution}")
+    if int(steps) != steps or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps}")
     if boundary not in BOUNDARIES:
         raise ValueError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")
     shape = (int(resolution), int(resolution))
-    probes = probe_indices(shape, settings["probes"])
-    rank, size = (0, 1) if comm is None else (comm.rank, comm.size)
+    probes = probe_indices(shape, full["probes"])
+    grid = np.linspace(0.0, 1.0, shape[0])
+    spec = DatasetSpec(
+        generator="wave",
+        samples=int(samples),
+        coords={"time": np.arange(int(steps) + 1), "y": grid, "x": grid,
+                "probe": np.arange(len(probes))},
+        variables={
+            "u": Variable(("time", "y", "x"), role="y", long_name="displacement at each step"),
+            "speed": Variable(("y", "x"), role="x", long_name="wave speed c"),
+            "dt": Variable((), long_name="time step", dtype="float64"),
+            "probes": Variable(("time", "probe"), long_name="displacement at the probe points"),
+        },
+        settings={
+            **{key: _json_value(value) for key, value in full.items()},
+            "resolution": int(resolution), "steps": int(steps), "boundary": boundary,
+            "dt": None if dt is None else float(dt),
+            "probe_points": [[float(grid[iy]), float(grid[ix])] for iy, ix in probes],
+            "equation": "u_tt = div(c^2 grad u) on the unit square, zero initial velocity",
+            "discretisation": f"P1 finite elements, {full['scheme']} time stepping",
+        },
+        seed=int(seed),
+    )
 
-    local: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}
-    mine = range(rank, int(samples), size)
-    for i in tqdm(mine, desc="wave samples", disable=not progress or rank != 0):
-        local[i] = _simulate_sample(seed, i, shape, steps, dt, boundary, settings)
-    gathered = [local] if comm is None else comm.gather(local, root=0)
-    if rank != 0:
-        return None
-    results = {i: item for part in gathered for i, item in part.items()}
-    fields = np.stack([results[i][0] for i in range(samples)]).astype(np.float32)
-    speeds = np.stack([results[i][1] for i in range(samples)]).astype(np.float32)
-    steps_dt = np.array([results[i][2] for i in range(samples)])
-    series = fields[:, :, probes[:, 0], probes[:, 1]]
-    attrs = {
-        "generator": "wave",
-        "equation": "u_tt = div(c^2 grad u)",
-        "seed": int(seed),
-        "resolution": int(resolution),
-        "steps": int(steps),
-        "boundary": boundary,
-        **{key: _attribute(value) for key, value in settings.items()},
-    }
-    return _write_dataset(Path(out), fields, speeds, steps_dt, series, probes, shape, attrs)
+    def solve_sample(index: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        fields, speed, sample_dt = _simulate_sample(rng, shape, int(steps), dt, boundary, full)
+        return {"u": fields, "speed": speed, "dt": np.asarray(sample_dt),
+                "probes": fields[:, probes[:, 0], probes[:, 1]]}
+
+    return run_generator(out, spec, solve_sample, comm=comm, progress=progress,
+                         overwrite=overwrite)
 
 
 def _wave_settings(settings: dict[str, Any]) -> dict[str, Any]:
@@ -470,15 +486,13 @@ def _wave_settings(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def _simulate_sample(
-    seed: int,
-    index: int,
+    rng: np.random.Generator,
     shape: tuple[int, int],
     steps: int,
     dt: float | None,
     boundary: str,
     settings: dict[str, Any],
 ) -> tuple[np.ndarray, np.ndarray, float]:
-    rng = np.random.default_rng([int(seed), int(index)])
     speed = random_speed(rng, shape, tuple(settings["speed_bounds"]))
     initial = random_pulses(rng, shape, int(settings["pulses"]))
     operators = assemble_wave_operators(speed, boundary=boundary)
@@ -493,55 +507,10 @@ def _simulate_sample(
     return fields, speed, sample_dt
 
 
-def _attribute(value: Any) -> Any:
+def _json_value(value: Any) -> Any:
     if isinstance(value, str | int | float):
         return value
-    return np.asarray(value, dtype=np.float64).reshape(-1)
-
-
-def _write_dataset(
-    path: Path,
-    fields: np.ndarray,
-    speeds: np.ndarray,
-    dts: np.ndarray,
-    series: np.ndarray,
-    probes: np.ndarray,
-    shape: tuple[int, int],
-    attrs: dict[str, Any],
-) -> Path:
-    import xarray as xr
-
-    from ..._version import __version__
-
-    y, x = (np.linspace(0.0, 1.0, n) for n in shape)
-    dataset = xr.Dataset(
-        {
-            "u": (("sample", "time", "y", "x"), fields),
-            "speed": (("sample", "y", "x"), speeds),
-            "dt": (("sample",), dts),
-            "probes": (("sample", "time", "probe"), series),
-        },
-        coords={
-            "time": np.arange(fields.shape[1]),
-            "y": y,
-            "x": x,
-            "probe_y": (("probe",), y[probes[:, 0]]),
-            "probe_x": (("probe",), x[probes[:, 1]]),
-        },
-        attrs={**attrs, "package_version": __version__},
-    )
-    dataset["time"].attrs["units"] = "steps of dt"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        dataset.to_netcdf(tmp, engine="h5netcdf")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    logger.info("wrote %d wave samples to %s", fields.shape[0], path)
-    return path
+    return np.asarray(value, dtype=np.float64).tolist()
 
 
 def export_probe_csv(
