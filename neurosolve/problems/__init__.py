@@ -18,6 +18,7 @@ _CONSTRUCTORS: dict[str, str] = {
     "from_pyamg_example": ".linear",
     "darcy": ".darcy",
     "forecast": ".forecast",
+    "wave": ".wave",
 }
 
 __all__ = sorted(_CONSTRUCTORS)

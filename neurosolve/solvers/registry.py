@@ -22,6 +22,7 @@ METHOD_MODULES: tuple[str, ...] = (
     "neurosolve.solvers.petsc",
     "neurosolve.solvers.operators",
     "neurosolve.solvers.forecast",
+    "neurosolve.solvers.wave",
 )
 
 _REGISTRY: dict[str, type[Method]] = {}
