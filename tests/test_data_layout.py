@@ -247,3 +247,21 @@ def test_killed_run_resumes_without_gaps(tmp_path):
     assert resumed_ds["completed"].values.tolist() == [1] * 7
     for name in ("coefficient", "solution"):
         assert resumed_ds[name].values.tobytes() == clean_ds[name].values.tobytes()
+
+
+def test_failed_sample_keeps_earlier_ones(tmp_path):
+    from neurosolve.data.generators.base import run_generator
+
+    spec = small_spec(samples=6)
+
+    def solve(index, rng):
+        if index == 3:
+            raise ArithmeticError("sample three is broken")
+        return {"a": np.zeros((5, 5)), "u": np.full((2, 5, 5), float(index))}
+
+    path = tmp_path / "d.h5"
+    with pytest.raises(RuntimeError, match="sample 3 failed: ArithmeticError"):
+        run_generator(path, spec, solve, progress=False)
+    ds = open_dataset(path)
+    assert ds["completed"].values.tolist() == [1, 1, 1, 0, 0, 0]
+    ds.close()

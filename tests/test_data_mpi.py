@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -64,3 +65,44 @@ def test_rank_without_samples(tmp_path):
     assert np.isfinite(ds["temperature"].values).all()
     ds.close()
     assert_same_samples(tmp_path / "one.h5", tmp_path / "two.h5", ("initial", "temperature"))
+
+
+FAILING_RUN = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    from neurosolve.data.layout import DatasetSpec, Variable
+    from neurosolve.data.generators.base import run_generator
+
+    grid = np.linspace(0, 1, 4)
+    spec = DatasetSpec("failing", 12, {"y": grid, "x": grid},
+                       {"a": Variable(("y", "x"), role="x")}, {}, 0)
+
+    def solve(index, rng):
+        if index == 5:
+            raise ArithmeticError("sample five is broken")
+        return {"a": np.full((4, 4), float(index))}
+
+    try:
+        run_generator(sys.argv[1], spec, solve, progress=False)
+    except RuntimeError as err:
+        print("raised:", err, flush=True)
+    """
+)
+
+
+def test_failed_sample_stops_both_ranks(tmp_path):
+    out = tmp_path / "failing.h5"
+    command = [MPIEXEC, "-n", "2", sys.executable, "-c", FAILING_RUN, str(out)]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.count("raised:") == 2
+    assert "sample 5 failed: ArithmeticError: sample five is broken" in run.stdout
+    ds = open_dataset(out)
+    done = ds["completed"].values
+    assert done[5] == 0
+    # Rank 0 always solves its first sample; rank 1 sends 1 and 3 before 5 fails.
+    assert done[[0, 1, 3]].all()
+    written = np.flatnonzero(done)
+    assert np.array_equal(ds["a"].values[written, 0, 0], written.astype(np.float32))
+    ds.close()

@@ -83,9 +83,11 @@ def run_generator(
 
     Notes
     -----
-    Samples still missing are dealt to the ranks in rounds: in each round rank ``r`` solves
-    the ``r``-th next missing sample, and rank 0 gathers the round's fields and writes them.
-    Only rank 0 opens the file, so a rank that gets no sample never touches it.
+    Samples still missing are dealt round-robin to the ranks (``missing[rank::size]``).
+    Other ranks send each finished sample to rank 0 without waiting. Rank 0 solves its
+    own share and, after each of its samples, writes whatever has arrived. Only rank 0
+    opens the file, so a rank that gets no sample never touches it. After a failure rank 0
+    sends a stop message to the other ranks, and each stops after its current sample.
     """
     comm = world_communicator(comm)
     rank, size = comm.rank, comm.size
@@ -107,53 +109,50 @@ def run_generator(
             raise ValueError(error)
         raise ValueError(f"rank 0 could not open {path}: {error}")
     missing = comm.bcast(missing, root=0)
+    assert missing is not None
+    mine = [int(i) for i in missing[rank::size]]
 
-    bar = None
-    if rank == 0 and progress:
-        from tqdm.auto import tqdm
+    def solve(index: int) -> dict[str, np.ndarray] | str:
+        try:
+            fields = solve_sample(index, sample_rng(spec.seed, index))
+        except Exception as err:  # sent to rank 0, which stops the run and raises
+            logger.error("sample %d failed on rank %d: %s", index, rank, err)
+            return f"{type(err).__name__}: {err}"
+        # Cast before sending, so messages to rank 0 carry float32, not float64, arrays.
+        cast = dict(fields)
+        for name, values in fields.items():
+            if name in spec.variables:
+                cast[name] = np.asarray(values).astype(spec.variables[name].dtype, copy=False)
+        return cast
 
-        bar = tqdm(
-            total=spec.samples,
-            initial=spec.samples - len(missing),
-            desc=f"{spec.generator} -> {path.name}",
-            unit="sample",
-            dynamic_ncols=True,
-        )
     start = time.perf_counter()
+    messages = comm.Dup()
+    failures: list[str] = []
+    stop_requests: list[Any] = []
+    stopped = False
     try:
-        for first in range(0, len(missing), size):
-            mine = first + rank
-            result: tuple[int, Any] | None = None
-            if mine < len(missing):
-                index = int(missing[mine])
-                try:
-                    result = (index, solve_sample(index, sample_rng(spec.seed, index)))
-                except Exception as err:  # reported to every rank below, then re-raised
-                    result = (index, f"{type(err).__name__}: {err}")
-            gathered = comm.gather(result, root=0)
-            failure = None
-            if rank == 0:
-                assert writer is not None
-                for item in gathered:
-                    if item is None:
-                        continue
-                    index, fields = item
-                    if isinstance(fields, str):
-                        failure = f"sample {index} failed: {fields}"
-                        continue
-                    writer.write_sample(index, fields)
-                    if bar is not None:
-                        bar.update(1)
-            failure = comm.bcast(failure, root=0)
-            if failure is not None:
-                raise RuntimeError(
-                    f"{spec.generator}: {failure}; completed samples are kept in {path}"
-                )
+        if rank == 0:
+            assert writer is not None
+            failures, stop_requests = _collect_and_write(
+                messages, writer, mine, solve, spec, path, progress
+            )
+        else:
+            stopped = _solve_and_send(messages, mine, solve)
     finally:
-        if bar is not None:
-            bar.close()
         if writer is not None:
             writer.close()
+    # Rank 0 sends a stop message to every other rank once a sample fails; each rank
+    # receives it exactly once, in its loop or here.
+    failures = messages.bcast(failures, root=0)
+    if rank != 0 and failures and not stopped:
+        messages.recv(source=0, tag=_STOP_TAG)
+    for request in stop_requests:
+        request.wait()
+    messages.Free()
+    if failures:
+        raise RuntimeError(
+            f"{spec.generator}: {'; '.join(failures)}; completed samples are kept in {path}"
+        )
     if rank == 0:
         logger.info(
             "%s: wrote %d samples to %s in %.1f s on %d ranks",
@@ -161,3 +160,89 @@ def run_generator(
         )
     comm.barrier()
     return path
+
+
+# Tags of the messages between the ranks of one run (on a duplicated communicator).
+_RESULT_TAG = 1
+_STOP_TAG = 2
+
+
+def _solve_and_send(comm: Any, mine: list[int], solve: Callable[[int], Any]) -> bool:
+    """Solve this rank's samples and send each to rank 0, then an end marker (index None).
+
+    Returns True if rank 0's stop message arrived and was received before the last sample.
+    """
+    requests = []
+    stopped = False
+    for index in mine:
+        if comm.iprobe(source=0, tag=_STOP_TAG):
+            comm.recv(source=0, tag=_STOP_TAG)
+            stopped = True
+            break
+        requests.append(comm.isend((index, solve(index)), dest=0, tag=_RESULT_TAG))
+    requests.append(comm.isend((None, None), dest=0, tag=_RESULT_TAG))
+    for request in requests:
+        request.wait()
+    return stopped
+
+
+def _collect_and_write(
+    comm: Any,
+    writer: Any,
+    mine: list[int],
+    solve: Callable[[int], Any],
+    spec: DatasetSpec,
+    path: Path,
+    progress: bool,
+) -> tuple[list[str], list[Any]]:
+    """Solve rank 0's samples, receive the other ranks' samples, and write them all.
+
+    Returns the failure messages and the pending requests of the stop messages sent.
+    """
+    from mpi4py import MPI
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        done = spec.samples - len(writer.missing())
+        bar = tqdm(
+            total=spec.samples, initial=done, desc=f"{spec.generator} -> {path.name}",
+            unit="sample", dynamic_ncols=True,
+        )
+    failures: list[str] = []
+    stop_requests: list[Any] = []
+    active = comm.size - 1
+
+    def handle(index: int | None, payload: Any) -> None:
+        nonlocal active
+        if index is None:
+            active -= 1
+            return
+        if not isinstance(payload, str):
+            try:
+                writer.write_sample(index, payload)
+            except (ValueError, OSError) as err:
+                payload = f"writing failed: {err}"
+        if isinstance(payload, str):
+            failures.append(f"sample {index} failed: {payload}")
+            if not stop_requests:
+                stop_requests.extend(
+                    comm.isend(None, dest=r, tag=_STOP_TAG) for r in range(1, comm.size)
+                )
+        elif bar is not None:
+            bar.update(1)
+
+    try:
+        for index in mine:
+            if failures:
+                break
+            handle(index, solve(index))
+            while active and comm.iprobe(source=MPI.ANY_SOURCE, tag=_RESULT_TAG):
+                handle(*comm.recv(source=MPI.ANY_SOURCE, tag=_RESULT_TAG))
+        while active:
+            handle(*comm.recv(source=MPI.ANY_SOURCE, tag=_RESULT_TAG))
+    finally:
+        if bar is not None:
+            bar.close()
+    return failures, stop_requests
