@@ -48,6 +48,17 @@ def test_spectral_conv_matches_numpy():
     assert np.allclose(layer(x)[0, 0].detach().numpy(), expected, atol=1e-6)
 
 
+@pytest.mark.parametrize("shape, modes", [((16, 16), (8, 9)), ((6, 10, 8), (3, 5, 5))])
+def test_all_modes_identity_weight(shape, modes):
+    """Keeping every frequency with a unit weight reproduces the input."""
+    layer = SpectralConv(1, 1, modes, bias=False)
+    weight = torch.zeros(layer.weight_shape, dtype=torch.cfloat)
+    weight[0, 0] = 1.0
+    layer.set_dense_weight(weight)
+    x = torch.randn(2, 1, *shape)
+    assert torch.allclose(layer(x), x, atol=1e-5)
+
+
 def test_tucker_rank_fraction():
     shape = (32, 32, 24, 12)
     ranks = tucker_rank(shape, 0.05)

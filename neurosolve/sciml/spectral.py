@@ -8,6 +8,7 @@ torch backend before each contraction.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -45,11 +46,11 @@ def min_grid_shape(n_modes: Sequence[int]) -> tuple[int, ...]:
     """Return the smallest grid that holds ``n_modes`` Fourier modes along each axis.
 
     Every axis but the last keeps ``m`` non-negative and ``m`` negative frequencies, so it
-    needs ``2 m`` points. The last axis uses the real FFT and keeps frequencies ``0 .. m - 1``,
-    so it needs ``2 (m - 1) + 1`` points.
+    needs ``2 m`` points. The last axis uses the real FFT, whose ``n // 2 + 1`` frequencies
+    must include ``0 .. m - 1``, so it needs ``2 (m - 1)`` points (at least one).
     """
     *leading, last = n_modes
-    return (*(2 * m for m in leading), 2 * last - 1)
+    return (*(2 * m for m in leading), max(1, 2 * (last - 1)))
 
 
 def check_grid(shape: Sequence[int], n_modes: Sequence[int]) -> None:
@@ -165,20 +166,22 @@ class SpectralConv(torch.nn.Module):
         *leading, last = self.n_modes
         self.weight_shape = (self.in_channels, self.out_channels, *(2 * m for m in leading), last)
 
-        # Li et al. scale the initial weights by 1 / (in * out); the same scale keeps the
-        # Tucker product near the dense initial values.
-        scale = 1.0 / (self.in_channels * self.out_channels)
-        dense = scale * torch.randn(self.weight_shape, dtype=torch.cfloat)
+        # Glorot scale over the channel contraction, so each output mode starts with about
+        # the variance of the input modes.
+        std = (2.0 / (self.in_channels + self.out_channels)) ** 0.5
         if self.factorization == "dense":
+            dense = std * torch.randn(self.weight_shape, dtype=torch.cfloat)
             self.weight = torch.nn.Parameter(dense)
         else:
             self.rank = tucker_rank(self.weight_shape, rank)
-            self.core = torch.nn.Parameter(torch.zeros(self.rank, dtype=torch.cfloat))
+            # Orthonormal factors and a core scaled by sqrt(prod(d) / prod(r)) give the
+            # rebuilt tensor entries of standard deviation ``std``, like the dense layer.
             self.factors = torch.nn.ParameterList(
-                torch.nn.Parameter(torch.zeros(d, r, dtype=torch.cfloat))
+                torch.nn.Parameter(torch.linalg.qr(torch.randn(d, r, dtype=torch.cfloat))[0])
                 for d, r in zip(self.weight_shape, self.rank, strict=True)
             )
-            self.set_dense_weight(dense)
+            core_std = std * math.sqrt(math.prod(self.weight_shape) / math.prod(self.rank))
+            self.core = torch.nn.Parameter(core_std * torch.randn(self.rank, dtype=torch.cfloat))
         self.bias = (
             torch.nn.Parameter(torch.zeros(self.out_channels, *(1,) * len(self.n_modes)))
             if bias
