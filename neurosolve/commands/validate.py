@@ -18,9 +18,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "stopping rule, and write a CSV, a Markdown table, PNG plots and an HDF5 file."
         ),
     )
-    parser.add_argument(
-        "suite", choices=SUITE_NAMES, help="suite to run ('smoke' is the smallest)"
-    )
+    parser.add_argument("suite", choices=SUITE_NAMES, help="suite to run ('smoke' is the smallest)")
     parser.add_argument("--out", type=Path, default=Path("results"), help="output folder")
     parser.add_argument(
         "--rtol", type=float, default=1e-6, help="relative tolerance (default 1e-6)"
@@ -32,7 +30,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--methods", nargs="+", default=None, metavar="NAME", help="only run these methods"
     )
     parser.add_argument(
-        "--compare", type=Path, default=None, metavar="H5",
+        "--compare",
+        type=Path,
+        default=None,
+        metavar="H5",
         help="an earlier results file to compare with; prints what got better or worse",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -46,7 +47,10 @@ def run(args: argparse.Namespace) -> int:
     if args.compare is not None and not args.compare.is_file():
         raise FileNotFoundError(f"--compare file {args.compare} not found")
     suite = run_suite(
-        args.suite, rtol=args.rtol, maxiter=args.maxiter, methods=args.methods,
+        args.suite,
+        rtol=args.rtol,
+        maxiter=args.maxiter,
+        methods=args.methods,
         progress=not args.no_progress,
     )
     written = write_report(suite, args.out, command=["neurosolve", *sys.argv[1:]])

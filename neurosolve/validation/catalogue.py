@@ -39,6 +39,8 @@ class Scenario:
     windows : ndarray, optional
         Forecast histories ``(windows, time, channels)``, each solved as its own problem;
         ``problem`` is the first of them.
+    standardize : callable, optional
+        Maps a forecast to the space of ``truth`` before the metrics are taken.
     size : int
         Grid points per axis (or series length), for plots against size.
     family : str
@@ -49,6 +51,7 @@ class Scenario:
     reference_method: str | None = None
     truth: np.ndarray | None = None
     windows: np.ndarray | None = None
+    standardize: Callable[[np.ndarray], np.ndarray] | None = None
     size: int = 0
     family: str = ""
 
@@ -108,18 +111,20 @@ def _pyamg_example(name: str) -> Callable[[], Scenario]:
     return build
 
 
-def _smooth_coefficient(n: int, seed: int) -> np.ndarray:
-    """Return a Darcy coefficient (12 where a Gaussian random field is positive, else 3)."""
+def _darcy_coefficient(n: int, seed: int) -> np.ndarray:
+    """Return a Darcy coefficient: 12 where a Gaussian random field is positive, else 3."""
     try:
-        from ..data.random_fields import darcy_coefficient
+        from ..data.random_fields import gaussian_random_field, threshold_coefficient
     except ImportError as err:
-        raise MissingComponentError(f"neurosolve.data.random_fields is not available: {err}") from err
-    return np.asarray(darcy_coefficient((n, n), seed=seed))
+        raise MissingComponentError(
+            f"neurosolve.data.random_fields is not available: {err}"
+        ) from err
+    return threshold_coefficient(gaussian_random_field((n, n), np.random.default_rng(seed)))
 
 
 def _darcy(n: int, seed: int) -> Callable[[], Scenario]:
     def build() -> Scenario:
-        problem = _constructor("darcy")(coefficient=_smooth_coefficient(n, seed))
+        problem = _constructor("darcy")(coefficient=_darcy_coefficient(n, seed))
         return Scenario(problem, reference_method="fem", size=n, family="darcy")
 
     return build
@@ -140,7 +145,12 @@ def _wave(n: int, steps: int, seed: int) -> Callable[[], Scenario]:
 
 
 def _etth1(horizon: int, seq_len: int = 96, stride: int = 96) -> Callable[[], Scenario]:
-    """Windows of the ETTh1 test split, every ``stride``-th one, as one batched scenario."""
+    """Every ``stride``-th window of the ETTh1 test split, as one scenario.
+
+    Histories are in the data's own units, as a user would pass them; forecasts and truth
+    are compared after standardising with the training split's statistics, the field's
+    convention for reporting MSE and MAE.
+    """
 
     def build() -> Scenario:
         path = reference_data_folder() / "ett" / "ETTh1.csv"
@@ -150,15 +160,28 @@ def _etth1(horizon: int, seq_len: int = 96, stride: int = 96) -> Callable[[], Sc
                 f"holding ett/ETTh1.csv"
             )
         try:
-            from ..data.timeseries import ett_test_windows
+            from ..data.timeseries import load_forecast_csv
         except ImportError as err:
-            raise MissingComponentError(f"neurosolve.data.timeseries is not available: {err}") from err
-        history, future = ett_test_windows(path, seq_len=seq_len, pred_len=horizon, stride=stride)
+            raise MissingComponentError(
+                f"neurosolve.data.timeseries is not available: {err}"
+            ) from err
+        data = load_forecast_csv(path, seq_len, horizon, split="ett")
+        test = data.dataset("test", seq_len, horizon)
+        picked = range(0, len(test), stride)
+        history = np.stack([data.scaler.inverse(test[i]["x"].astype(np.float64)) for i in picked])
+        truth = np.stack([test[i]["y"].astype(np.float64) for i in picked])
         problem = _constructor("forecast")(history[0], horizon=horizon)
         problem.provenance.update(
             {"dataset": "ETTh1", "windows": len(history), "stride": stride, "seq_len": seq_len}
         )
-        return Scenario(problem, truth=future, windows=history, size=horizon, family="etth1")
+        return Scenario(
+            problem,
+            truth=truth,
+            windows=history,
+            size=horizon,
+            family="etth1",
+            standardize=data.scaler.transform,
+        )
 
     return build
 
@@ -169,7 +192,8 @@ def _entries() -> list[Entry]:
         entries.append(Entry(f"poisson2d-{n}", "linear", _poisson((n, n), "poisson2d")))
         entries.append(
             Entry(
-                f"poisson2d-obstacles-{n}", "linear",
+                f"poisson2d-obstacles-{n}",
+                "linear",
                 _poisson((n, n), "poisson2d-obstacles", obstacles=4, seed=0),
             )
         )
@@ -177,7 +201,8 @@ def _entries() -> list[Entry]:
         entries.append(Entry(f"poisson3d-{n}", "linear", _poisson((n, n, n), "poisson3d")))
         entries.append(
             Entry(
-                f"poisson3d-obstacles-{n}", "linear",
+                f"poisson3d-obstacles-{n}",
+                "linear",
                 _poisson((n, n, n), "poisson3d-obstacles", obstacles=3, seed=0),
             )
         )
@@ -185,7 +210,8 @@ def _entries() -> list[Entry]:
         field_ = np.linspace(1.0, 10.0, n)[None, :] * np.ones((n, 1))
         entries.append(
             Entry(
-                f"poisson2d-variable-{n}", "linear",
+                f"poisson2d-variable-{n}",
+                "linear",
                 _poisson((n, n), "poisson2d-variable", coefficient=field_),
             )
         )
@@ -205,8 +231,13 @@ CATALOGUE: dict[str, Entry] = {entry.name: entry for entry in _entries()}
 
 SUITES: dict[str, list[str]] = {
     "quick": [
-        "poisson2d-obstacles-64", "poisson3d-16", "poisson2d-variable-32", "pyamg-airfoil",
-        "darcy-64-s0", "wave-64-20", "etth1-96",
+        "poisson2d-obstacles-64",
+        "poisson3d-16",
+        "poisson2d-variable-32",
+        "pyamg-airfoil",
+        "darcy-64-s0",
+        "wave-64-20",
+        "etth1-96",
     ],
     "smoke": ["poisson2d-obstacles-16", "poisson3d-8", "darcy-32-s0", "wave-32-10", "etth1-96"],
     "linear": [
@@ -214,7 +245,9 @@ SUITES: dict[str, list[str]] = {
         *(f"poisson2d-obstacles-{n}" for n in (64, 128, 256, 512)),
         *(f"poisson3d-{n}" for n in (16, 32, 64)),
         *(f"poisson3d-obstacles-{n}" for n in (16, 32, 64)),
-        "poisson2d-variable-128", "pyamg-airfoil", "pyamg-bar",
+        "poisson2d-variable-128",
+        "pyamg-airfoil",
+        "pyamg-bar",
     ],
     "operators": [f"darcy-{n}-s{s}" for n in (64, 128) for s in (0, 1)],
     "wave": ["wave-64-20", "wave-64-50"],

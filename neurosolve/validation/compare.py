@@ -54,7 +54,9 @@ def compare_results(before: pd.DataFrame, after: pd.DataFrame) -> list[Change]:
             continue
         if old.outcome != row.outcome:
             verdict = "better" if row.outcome == "ok" else "worse"
-            changes.append(Change(row.problem, row.method, "outcome", old.outcome, row.outcome, verdict))
+            changes.append(
+                Change(row.problem, row.method, "outcome", old.outcome, row.outcome, verdict)
+            )
         for metric, threshold in THRESHOLDS.items():
             a, b = float(getattr(old, metric)), float(getattr(row, metric))
             if not (np.isfinite(a) and np.isfinite(b)) or a == b:

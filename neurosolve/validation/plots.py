@@ -100,8 +100,9 @@ def rollout_plot(problem: str, cases: list[CaseResult], path: Path) -> Path | No
     figure = Figure(figsize=(6.4, 4.2))
     axes = figure.subplots()
     for case in cases:
-        axes.semilogy(np.arange(case.rollout_errors.size), case.rollout_errors + 1e-16,
-                      label=case.method)
+        axes.semilogy(
+            np.arange(case.rollout_errors.size), case.rollout_errors + 1e-16, label=case.method
+        )
     axes.set_xlabel("time step")
     axes.set_ylabel("relative L2 error")
     axes.set_title(problem)
@@ -152,7 +153,9 @@ def write_plots(run: SuiteRun, folder: Path) -> dict[str, Path]:
                 problem, run.fields.get(problem, {}), folder / f"fields-{problem}.png"
             )
         elif kind == "wave":
-            written[f"rollout-{problem}"] = rollout_plot(problem, cases, folder / f"rollout-{problem}.png")
+            written[f"rollout-{problem}"] = rollout_plot(
+                problem, cases, folder / f"rollout-{problem}.png"
+            )
             written[f"fields-{problem}"] = field_plot(
                 problem, run.fields.get(problem, {}), folder / f"fields-{problem}.png"
             )

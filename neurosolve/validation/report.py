@@ -52,7 +52,11 @@ def _atomic(path: Path) -> Iterator[Path]:
 
 def provenance(run: SuiteRun, command: list[str] | None = None, seed: int = 0) -> dict[str, Any]:
     """Return where and how a suite ran: versions, machine, seed and command line."""
-    versions = {"neurosolve": __version__, "python": platform.python_version(), "numpy": np.__version__}
+    versions = {
+        "neurosolve": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+    }
     for module in ("scipy", "pyamg", "torch", "dolfinx"):
         loaded = sys.modules.get(module)
         if loaded is not None:
@@ -148,7 +152,8 @@ def write_report(
     header = (
         f"# Validation suite `{run.suite}`\n\n"
         f"Command: `{info['command']}`  \nMachine: {info['machine']}  \n"
-        f"Package {__version__}, rtol {run.rtol:g}, {run.seconds:.0f} s in all, {info['created']}\n\n"
+        f"Package {__version__}, rtol {run.rtol:g}, {run.seconds:.0f} s in all, "
+        f"{info['created']}\n\n"
     )
     with _atomic(written["markdown"]) as tmp:
         tmp.write_text(header + markdown_table(run.results))

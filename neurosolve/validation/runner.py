@@ -53,9 +53,22 @@ class CaseResult:
         return self.setup_seconds + self.solve_seconds
 
     SCALARS = (
-        "problem", "kind", "family", "size", "method", "outcome", "converged", "iterations",
-        "setup_seconds", "solve_seconds", "final_residual", "relative_l2", "relative_h1",
-        "mse", "mae", "message",
+        "problem",
+        "kind",
+        "family",
+        "size",
+        "method",
+        "outcome",
+        "converged",
+        "iterations",
+        "setup_seconds",
+        "solve_seconds",
+        "final_residual",
+        "relative_l2",
+        "relative_h1",
+        "mse",
+        "mae",
+        "message",
     )
 
     def row(self) -> dict[str, Any]:
@@ -157,7 +170,8 @@ def _measure_forecast(
     for history in scenario.windows:
         problem = constructor(history, horizon=scenario.problem.horizon)
         result = solve(problem, method, **options)
-        predictions.append(result.x)
+        forecast = np.asarray(result.x, dtype=np.float64)
+        predictions.append(scenario.standardize(forecast) if scenario.standardize else forecast)
         case.setup_seconds += result.setup_seconds
         case.solve_seconds += result.solve_seconds
     prediction = np.stack(predictions)
@@ -205,7 +219,9 @@ def run_suite(
         names, label = list(suite), "custom"
     unknown = [name for name in names if name not in CATALOGUE]
     if unknown:
-        raise ValueError(f"unknown catalogue problems {unknown}; see neurosolve.validation.CATALOGUE")
+        raise ValueError(
+            f"unknown catalogue problems {unknown}; see neurosolve.validation.CATALOGUE"
+        )
 
     run = SuiteRun(label, rtol)
     start = time.perf_counter()
@@ -223,7 +239,9 @@ def _run_entry(run: SuiteRun, entry: Entry, rtol, maxiter, methods) -> None:
         scenario = entry.build()
         reference = _reference(scenario, rtol)
     except MissingComponentError as err:
-        run.results.append(CaseResult(entry.name, entry.kind, "", 0, "-", "missing", message=str(err)))
+        run.results.append(
+            CaseResult(entry.name, entry.kind, "", 0, "-", "missing", message=str(err))
+        )
         logger.warning("%s skipped: %s", entry.name, err)
         return
     kept = run.fields.setdefault(entry.name, {})
@@ -232,7 +250,8 @@ def _run_entry(run: SuiteRun, entry: Entry, rtol, maxiter, methods) -> None:
         kept["reference"] = np.asarray(reference[-1] if entry.kind == "wave" else reference)
         if entry.kind == "forecast":
             kept["reference"] = np.asarray(reference[0])
-            kept["history"] = np.asarray(scenario.windows[0])
+            history = np.asarray(scenario.windows[0])
+            kept["history"] = scenario.standardize(history) if scenario.standardize else history
     for label, method, options in _variants(entry, scenario):
         if methods is not None and method not in methods:
             continue
