@@ -135,12 +135,16 @@ class CompressedConv2d(nn.Module):
         variance = 1.0 / (3.0 * fan_in)
         factors = 3 if self.form == "cp" else 2
         std = (variance / self.rank) ** (1.0 / (2 * factors))
-        for parameter in (getattr(self, "channel_factor", None), self.column_factor, self.row_factor):
-            if parameter is not None:
-                nn.init.normal_(parameter, 0.0, std)
+        for parameter in self._factors():
+            nn.init.normal_(parameter, 0.0, std)
         if self.bias is not None:
             bound = 1.0 / math.sqrt(fan_in)
             nn.init.uniform_(self.bias, -bound, bound)
+
+    def _factors(self) -> list[nn.Parameter]:
+        if self.form == "cp":
+            return [self.channel_factor, self.column_factor, self.row_factor]
+        return [self.column_factor, self.row_factor]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         execution = self.execution

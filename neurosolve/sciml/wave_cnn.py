@@ -21,6 +21,8 @@ Artificial Intelligence, 2023 (arXiv:2304.04964).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from torch import nn
@@ -90,7 +92,7 @@ class WaveCNN(nn.Module):
         )
         self.activation = nn.GELU()
         # Start from the plain extrapolation: the last layer's correction is zero.
-        last = self.convs[-1]
+        last: Any = self.convs[-1]
         with torch.no_grad():
             nn.init.zeros_(last.weight if isinstance(last, nn.Conv2d) else last.row_factor)
             nn.init.zeros_(last.bias)
@@ -128,6 +130,7 @@ class WaveCNN(nn.Module):
         :func:`~neurosolve.sciml.compressed_conv.compressed_parameter_count`.
         """
         total = 0
+        conv: Any
         for conv in self.convs:
             c_in, c_out = conv.in_channels, conv.out_channels
             if self.compression is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 
@@ -25,9 +25,8 @@ logger = logging.getLogger(__name__)
 def _operators(problem: WaveProblem) -> Any:
     from ..data.generators.wave import assemble_wave_operators
 
-    return assemble_wave_operators(
-        problem.speed, boundary=problem.boundary, lengths=tuple(problem.geometry.lengths)
-    )
+    ly, lx = problem.geometry.lengths
+    return assemble_wave_operators(problem.speed, boundary=problem.boundary, lengths=(ly, lx))
 
 
 def solve_wave_fem(problem: WaveProblem, *, scheme: str = "explicit") -> MethodOutput:
@@ -91,8 +90,7 @@ class _WaveSurrogate(Method):
         self.path = ""
 
     def check(self, problem: Problem) -> None:
-        assert isinstance(problem, WaveProblem)
-        spacing = problem.geometry.spacing
+        spacing = cast(WaveProblem, problem).geometry.spacing
         if not np.isclose(spacing[0], spacing[1], rtol=1e-9):
             raise ValueError(
                 f"method {self.name!r} needs square cells, but the grid spacing is {spacing}; "
@@ -106,21 +104,24 @@ class _WaveSurrogate(Method):
         path = resolve_checkpoint(self.checkpoint, self.default_weights)
         model, payload = load_model(path, map_location=self.device)
         if not isinstance(model, WaveCNN):
-            raise ValueError(f"checkpoint {str(path)!r} holds a {payload['model']!r} model, not wave-cnn")
+            raise ValueError(
+                f"checkpoint {str(path)!r} holds a {payload['model']!r} model, not wave-cnn"
+            )
         self.model, self.payload, self.path = model, payload, str(path)
         trained = payload["provenance"].get("boundary")
-        if trained is not None and trained != problem.boundary:  # type: ignore[attr-defined]
+        boundary = cast(WaveProblem, problem).boundary
+        if trained is not None and trained != boundary:
             raise ValueError(
                 f"checkpoint {self.path!r} was trained with {trained} boundaries, but the "
-                f"problem has {problem.boundary} ones; pass checkpoint= with weights trained "  # type: ignore[attr-defined]
-                f"on such data or use method='fem'"
+                f"problem has {boundary} ones; pass checkpoint= with weights trained on "
+                f"such data or use method='fem'"
             )
 
     def solve(self, problem: Problem, **_: Any) -> MethodOutput:
         from ..data.generators.wave import simulate_wave
         from ..sciml.wave_cnn import courant_field, rollout
 
-        assert isinstance(problem, WaveProblem)
+        problem = cast(WaveProblem, problem)
         history = self.model.history
         courant = courant_field(problem.speed, problem.dt, problem.geometry.spacing[0])
         self._warn_outside_training(courant)

@@ -97,10 +97,9 @@ def assemble_wave_operators(
         If ``speed`` is not a 2D array of positive finite values with at least 2 points
         per axis, or ``boundary`` is unknown.
     """
-    import dolfinx_solver  # noqa: F401  (must precede dolfinx)
-    import dolfinx
-    import dolfinx.fem as fem
+    import dolfinx_solver  # noqa: F401  (must be imported before dolfinx)
     import ufl
+    from dolfinx import fem, mesh
     from mpi4py import MPI
 
     speed = np.asarray(speed, dtype=np.float64)
@@ -109,10 +108,10 @@ def assemble_wave_operators(
         raise ValueError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")
     ny, nx = speed.shape
     Ly, Lx = lengths
-    mesh = dolfinx.mesh.create_rectangle(
+    domain = mesh.create_rectangle(
         MPI.COMM_SELF, [np.zeros(2), np.array([Lx, Ly])], [nx - 1, ny - 1]
     )
-    V = fem.functionspace(mesh, ("Lagrange", 1))
+    V = fem.functionspace(domain, ("Lagrange", 1))
 
     # Map each degree of freedom to its grid point from the vertex coordinates.
     coordinates = V.tabulate_dof_coordinates()
@@ -300,7 +299,9 @@ def _step_newmark(ops: WaveOperators, states: np.ndarray, dt: float, steps: int)
 
 def _check_speed(speed: np.ndarray) -> None:
     if speed.ndim != 2 or min(speed.shape) < 2:
-        raise ValueError(f"speed must be a 2D grid with at least 2 points per axis, got {speed.shape}")
+        raise ValueError(
+            f"speed must be a 2D grid with at least 2 points per axis, got shape {speed.shape}"
+        )
     if not np.all(np.isfinite(speed)) or np.any(speed <= 0):
         raise ValueError("speed must be finite and positive at every grid point")
 
