@@ -105,10 +105,26 @@ def poisson_spec(samples: int, resolution: int, seed: int, **settings: Any) -> D
     )
 
 
-def solve_poisson_sample(
-    shape: tuple[int, ...], rng: np.random.Generator, settings: dict[str, Any]
+def solve_poisson_source(
+    source: np.ndarray,
+    *,
+    boundary: str = "dirichlet",
+    obstacles: int | np.ndarray | None = None,
+    seed: int | None = None,
 ) -> dict[str, np.ndarray]:
-    """Draw and solve one Poisson sample.
+    """Solve ``-Laplacian u = source`` on the grid of ``source`` with one of :data:`BOUNDARIES`.
+
+    Parameters
+    ----------
+    source : ndarray, shape ``(n, n)`` or ``(n, n, n)``
+        Source at the grid points.
+    boundary : {"dirichlet", "mixed"}
+        Boundary conditions, see the module docstring.
+    obstacles : int, ndarray of bool or None
+        As in :func:`neurosolve.problems.poisson.poisson`: a number of random boxes placed
+        from ``seed``, or a cell mask (True marks an obstacle).
+    seed : int, optional
+        Seed of the random obstacles.
 
     Returns
     -------
@@ -119,17 +135,12 @@ def solve_poisson_sample(
 
     from ...problems.poisson import poisson
 
-    source = gaussian_random_field(shape, rng, alpha=settings["alpha"], tau=settings["tau"])
-    obstacles = None
-    obstacle_seed = int(rng.integers(2**31))
-    if settings["obstacles"]:
-        obstacles = settings["obstacles"]
     problem = poisson(
-        shape,
+        source.shape,
         source=source,
         obstacles=obstacles,
-        seed=obstacle_seed,
-        **boundary_arguments(settings["boundary"], len(shape)),
+        seed=seed,
+        **boundary_arguments(boundary, source.ndim),
     )
     geometry: Any = problem.geometry  # always set, with free and cell_mask, on structured grids
     x = splu(problem.A.tocsc()).solve(problem.b)
@@ -139,6 +150,20 @@ def solve_poisson_sample(
         "solution": problem.to_grid(x),
         "domain": geometry.cell_mask.astype(np.uint8),
     }
+
+
+def solve_poisson_sample(
+    shape: tuple[int, ...], rng: np.random.Generator, settings: dict[str, Any]
+) -> dict[str, np.ndarray]:
+    """Draw one Poisson sample's source and obstacles from ``rng`` and solve it."""
+    source = gaussian_random_field(shape, rng, alpha=settings["alpha"], tau=settings["tau"])
+    obstacle_seed = int(rng.integers(2**31))
+    return solve_poisson_source(
+        source,
+        boundary=settings["boundary"],
+        obstacles=settings["obstacles"] or None,
+        seed=obstacle_seed,
+    )
 
 
 def generate_poisson(
