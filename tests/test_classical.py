@@ -1,5 +1,11 @@
 """Every classical method against ``direct`` on named problems, and scipy's contract."""
 
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -187,3 +193,35 @@ def test_invalid_option_rejected():
 def test_unknown_pyamg_example_lists_names():
     with pytest.raises(ValueError, match="valid names are: .*airfoil"):
         problems.from_pyamg_example("no-such-matrix")
+
+
+MPI_SCRIPT = """
+import sys
+import numpy as np
+from mpi4py import MPI
+from neurosolve import problems, solve
+
+problem = problems.poisson(shape=(33, 33), comm=MPI.COMM_WORLD)
+result = solve(problem, "petsc", rtol=1e-10)
+grid = problem.to_grid(result.x)
+if MPI.COMM_WORLD.rank == 0:
+    np.save(sys.argv[1], grid)
+    print(type(problem).__name__, result.converged)
+"""
+
+
+@pytest.mark.mpi
+def test_petsc_on_two_ranks_matches_serial(tmp_path):
+    mpiexec = shutil.which("mpiexec", path=str(Path(sys.executable).parent))
+    if mpiexec is None:
+        pytest.skip("mpiexec not found beside the Python")
+    out = tmp_path / "grid.npy"
+    completed = subprocess.run(
+        [mpiexec, "-n", "2", sys.executable, "-c", MPI_SCRIPT, str(out)],
+        env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert completed.stdout.split() == ["DistributedLinearProblem", "True"]
+    serial = problems.poisson(shape=(33, 33))
+    expected = serial.to_grid(solve(serial, "direct", rtol=1e-12).x)
+    np.testing.assert_allclose(np.load(out), expected, rtol=0, atol=1e-8 * np.abs(expected).max())

@@ -36,7 +36,8 @@ def poisson(
     seed: int | None = None,
     resolution: float | None = None,
     name: str | None = None,
-) -> LinearProblem:
+    comm: Any = None,
+) -> Any:
     """Assemble ``-div(k grad u) = f`` with P1 finite elements as a linear problem.
 
     Give exactly one of ``shape`` (a structured grid on the unit square or cube) and
@@ -78,10 +79,15 @@ def poisson(
         Target cell size of a named gmsh mesh.
     name : str, optional
         Label for tables and files; defaults to a description of the settings.
+    comm : mpi4py communicator, optional
+        With more than one rank, the mesh and system are distributed over its ranks and a
+        :class:`~neurosolve.solvers.distributed.DistributedLinearProblem` is returned
+        (structured grids with ``u = 0`` on the whole boundary only). By default, and
+        for a one-rank communicator, every process assembles the whole system alone.
 
     Returns
     -------
-    LinearProblem
+    LinearProblem or DistributedLinearProblem
         ``A`` (CSR, SPD) over the free unknowns, ``b``, ``spd=True``, ``function_space``,
         and for structured grids ``geometry`` with ``dof_to_grid``, ``free`` and
         ``cell_mask``. ``to_grid(x)`` and ``to_space(x)`` map a solution back.
@@ -102,6 +108,8 @@ def poisson(
     """
     if (shape is None) == (mesh is None):
         raise ValueError("give exactly one of shape=(n, n) / (n, n, n) and mesh=...")
+    if comm is not None and comm.size > 1:
+        return _distributed(shape, comm, coefficient, source, dirichlet, neumann, obstacles, name)
     if mesh is not None:
         if obstacles is not None:
             raise ValueError("obstacles= applies to structured grids (shape=...) only")
@@ -133,6 +141,25 @@ def poisson(
             logger.info("filling %d pocket cells cut off by random obstacles", err.cells.size)
             obstacle_mask.reshape(-1)[err.cells] = True
     raise ValueError("random obstacles kept cutting regions off; try another seed")
+
+
+def _distributed(shape, comm, coefficient, source, dirichlet, neumann, obstacles, name) -> Any:
+    from .distributed import distributed_poisson
+
+    unsupported = {
+        "mesh": shape is None, "obstacles": obstacles is not None, "neumann": bool(neumann),
+        "dirichlet": dirichlet not in (None, "all"),
+    }
+    given = [argument for argument, used in unsupported.items() if used]
+    if given:
+        raise ValueError(
+            f"a communicator with {comm.size} ranks supports structured grids with u = 0 on "
+            f"the whole boundary only, but {', '.join(given)} was given; leave comm unset to "
+            f"assemble on each process"
+        )
+    return distributed_poisson(
+        _check_shape(shape), comm, coefficient=coefficient, source=source, name=name
+    )
 
 
 def poisson_on_mesh(

@@ -40,11 +40,14 @@ class PETScKSP(Method):
     threshold. ``ksp_rtol``, ``ksp_atol`` and ``ksp_max_it`` in ``petsc_options`` are
     replaced by the ``solve`` arguments. ``maxiter`` defaults to PETSc's 10000.
     ``setup`` copies ``A`` into a PETSc matrix and calls ``KSPSetUp``, which builds the
-    GAMG hierarchy or the LU factors.
+    GAMG hierarchy or the LU factors. A problem distributed over MPI ranks already holds
+    a parallel ``Mat`` and ``Vec``; the KSP runs on their communicator, every rank calls
+    ``solve`` together, and ``x`` holds this rank's owned values.
     """
 
     name = "petsc"
     description = "PETSc KSP via petsc4py: CG + GAMG by default, any petsc_options, MUMPS LU"
+    supports_distributed = True
 
     def __init__(
         self, *, petsc_options: dict[str, Any] | None = None, direct: bool = False
@@ -64,6 +67,8 @@ class PETScKSP(Method):
         import dolfinx_solver  # noqa: F401  (imported before the timed set-up, which excludes it)
         import petsc4py.PETSc  # noqa: F401
 
+        if getattr(problem, "distributed", False):
+            return
         if isinstance(problem.A, LinearOperator):
             raise ValueError(
                 f"petsc needs the entries of A, but problem {problem.name!r} gives A as a "
@@ -83,14 +88,18 @@ class PETScKSP(Method):
         import dolfinx_solver  # noqa: F401  (loads the bundled PETSc before petsc4py)
         from petsc4py import PETSc
 
-        A = problem.A
-        matrix = PETSc.Mat().createAIJ(
-            size=A.shape,
-            csr=(A.indptr.astype(PETSc.IntType), A.indices.astype(PETSc.IntType), A.data),
-            comm=PETSc.COMM_SELF,
-        )
-        matrix.assemble()
-        ksp = PETSc.KSP().create(PETSc.COMM_SELF)
+        self.distributed = bool(getattr(problem, "distributed", False))
+        if self.distributed:
+            matrix = problem.A
+        else:
+            A = problem.A
+            matrix = PETSc.Mat().createAIJ(
+                size=A.shape,
+                csr=(A.indptr.astype(PETSc.IntType), A.indices.astype(PETSc.IntType), A.data),
+                comm=PETSc.COMM_SELF,
+            )
+            matrix.assemble()
+        ksp = PETSc.KSP().create(matrix.getComm())
         ksp.setOperators(matrix)
         prefix = f"neurosolve_{next(_prefixes)}_"
         ksp.setOptionsPrefix(prefix)
@@ -112,15 +121,19 @@ class PETScKSP(Method):
         from petsc4py import PETSc
 
         ksp = self.ksp
-        b_norm = float(np.linalg.norm(problem.b))
+        if self.distributed:
+            b_norm = problem.b_norm()
+            b = problem.b
+        else:
+            b_norm = float(np.linalg.norm(problem.b))
+            b = self.matrix.createVecLeft()
+            b.array[:] = problem.b
         threshold = max(rtol * b_norm, atol)
         max_it = 10000 if maxiter is None else int(maxiter)
         ksp.setTolerances(rtol=0.0, atol=threshold, max_it=max_it)
         if callback is not None:
             ksp.setMonitor(lambda k, its, norm: its > 0 and callback(k.buildSolution().array))
 
-        b = self.matrix.createVecLeft()
-        b.array[:] = problem.b
         x = self.matrix.createVecRight()
         if x0 is not None:
             x.array[:] = x0
