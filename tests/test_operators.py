@@ -68,7 +68,8 @@ def test_darcy_fem_matches_direct():
     assert result.x.shape == (17, 23)
     assert result.converged
     assert np.allclose(result.x, problem.linear_problem.to_grid(direct.x), atol=1e-9)
-    assert np.all(result.x[0] == 0) and np.all(result.x[:, -1] == 0)
+    assert np.all(result.x[0] == 0)
+    assert np.all(result.x[:, -1] == 0)
 
 
 def test_darcy_rejects_bad_coefficient():

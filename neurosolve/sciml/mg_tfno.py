@@ -2,7 +2,7 @@
 
 The field is cut into ``2^L x 2^L`` patches. Each patch is padded with its neighbours'
 values and stacked with ``L`` coarser windows around it, subsampled to the patch's size, so
-the model sees the whole domain at decreasing resolution. The patches are batched through
+the model receives the whole domain at decreasing resolution. The patches are batched through
 one TFNO and stitched back (Kossaifi et al. 2023).
 """
 
@@ -129,9 +129,10 @@ class MGTFNO(torch.nn.Module):
 
     Notes
     -----
-    The global grid coordinates are appended to the input before patching, so each patch
-    knows where it lies. A grid whose sides are not multiples of ``2^(L + 1)`` is padded at
-    its high end by repeating the edge values, and the padding is cut from the output.
+    The global grid coordinates are appended to the input before patching, so the model
+    receives each patch's position in the domain. A grid whose sides are not multiples of
+    ``2^(L + 1)`` is padded at its high end by repeating the edge values, and the padding
+    is cut from the output.
 
     References
     ----------

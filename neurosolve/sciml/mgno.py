@@ -1,9 +1,8 @@
 """MgNO: a neural operator whose linear maps are multigrid V-cycles with learned parts.
 
-Each layer computes ``u <- gelu(V(u) + W u + b)``, where ``V`` is one V-cycle with learned
-3x3 operators ``A`` and smoothers ``S`` on every level, stride-2 convolutions as
-restrictions and stride-2 transposed convolutions as prolongations, and ``W`` is a 1x1
-convolution (He, Liu and Xu 2024).
+Each layer computes ``u <- gelu(V(u) + W u + b)`` with a 1x1 convolution ``W`` (He, Liu and
+Xu 2024). ``V`` is one V-cycle with learned 3x3 operators ``A`` and smoothers ``S`` on
+every level. Stride-2 convolutions restrict and stride-2 transposed convolutions prolong.
 """
 
 from __future__ import annotations

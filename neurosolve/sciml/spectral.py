@@ -43,7 +43,7 @@ def normalize_modes(n_modes: int | Sequence[int], ndim: int | None = None) -> tu
 
 
 def min_grid_shape(n_modes: Sequence[int]) -> tuple[int, ...]:
-    """Return the smallest grid that holds ``n_modes`` Fourier modes along each axis.
+    """Return the smallest grid that contains ``n_modes`` Fourier modes along each axis.
 
     Every axis but the last keeps ``m`` non-negative and ``m`` negative frequencies, so it
     needs ``2 m`` points. The last axis uses the real FFT, whose ``n // 2 + 1`` frequencies
@@ -131,7 +131,7 @@ class SpectralConv(torch.nn.Module):
     Notes
     -----
     Inputs have shape ``(batch, in_channels, *grid)``, with ``len(grid) == len(n_modes)``.
-    Any grid size, odd or even and not necessarily square, is accepted if it holds the
+    Any grid size, odd or even and not necessarily square, is accepted if it contains the
     modes (see :func:`min_grid_shape`); a smaller grid raises ``ValueError``.
 
     References

@@ -57,7 +57,7 @@ def load_fields(
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        If the file holds no samples of ``split`` or an unknown format.
+        If the file has no samples in ``split`` or an unknown format.
     """
     path = Path(path)
     if not path.is_file():

@@ -94,7 +94,7 @@ def predict_fields(
     payload : dict
         Its checkpoint: ``provenance["x_variables"]`` names the input fields in channel
         order, ``provenance["source"]`` the constant source of the training data when the
-        source is not an input, and ``normalizers`` holds ``"x"`` and ``"y"``.
+        source is not an input, and ``normalizers`` contains ``"x"`` and ``"y"``.
     inputs : list of dict
         Input fields of each problem, all on the same grid, shape ``(ny, nx)``.
 
@@ -179,7 +179,7 @@ class LearnedOperator(Method):
     residuals of ``x = 0`` and of the prediction in the assembled system, and it counts as
     converged only if the prediction meets ``rtol``, which a neural operator rarely does: a
     ``ConvergenceWarning`` then reports the residual reached. With ``refine`` the result is
-    that of the refining method, and ``info`` holds ``prediction_residual``,
+    that of the refining method, and ``info`` contains ``prediction_residual``,
     ``refine_iterations``, ``zero_start_iterations`` and ``iterations_saved``.
 
     A model that does not read the source field was trained with one constant source; a
@@ -227,6 +227,7 @@ class LearnedOperator(Method):
                 )
 
     def setup(self, problem) -> None:
+        from ..sciml import fno, mg_tfno, mgno  # noqa: F401  (registers the model classes)
         from ..sciml.checkpoints import load_model, resolve_checkpoint
 
         path = resolve_checkpoint(self.checkpoint, f"{self.name}-darcy.pt")
