@@ -164,13 +164,19 @@ def test_missing_checkpoint_rejected(tiny_data, tmp_path):
 
 
 def test_resume_continues_epochs(tiny_data, tmp_path):
-    out = tmp_path / "tfno.pt"
+    out, export = tmp_path / "tfno.pt", tmp_path / "slim.pt"
     options = dict(batch_size=4, seed=0, progress=False, hidden_channels=8, n_layers=1,
                    n_modes=4)
     train_operator("tfno", tiny_data[0], out, epochs=2, **options)
-    summary = train_operator("tfno", tiny_data[0], out, epochs=3, resume=True, **options)
+    summary = train_operator(
+        "tfno", tiny_data[0], out, epochs=3, resume=True, export=export, **options
+    )
     assert [h["epoch"] for h in summary["history"]] == [1, 2, 3]
     assert load_checkpoint(out)["training"]["epochs_done"] == 3
+    slim = load_checkpoint(export)
+    assert "optimizer" not in slim["extra"]
+    assert torch.equal(slim["state_dict"]["lifting.0.weight"],
+                       load_checkpoint(out)["state_dict"]["lifting.0.weight"])
 
 
 def test_cli_trains_mg_tfno(tiny_data, tmp_path):

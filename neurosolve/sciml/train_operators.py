@@ -19,6 +19,7 @@ import logging
 import shlex
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -184,6 +185,7 @@ def train_operator(
     progress: bool = True,
     resume: bool = False,
     command: str | None = None,
+    export: str | Path | None = None,
     **model_options: Any,
 ) -> dict[str, Any]:
     """Train a neural operator on Darcy data and write its checkpoint.
@@ -218,6 +220,9 @@ def train_operator(
         Continue from ``out`` if it exists, with its optimiser state and epoch count.
     command : str, optional
         The command line, stored in the checkpoint.
+    export : path, optional
+        Also write a copy of the final checkpoint without the optimiser and scheduler
+        state, for shipping; it loads like any checkpoint but cannot resume training.
     **model_options
         Overrides of :func:`model_arguments` (``hidden_channels``, ``n_layers``,
         ``n_modes``, ``rank``, ``levels``, ``padding_fraction``, ``stitching``).
@@ -231,7 +236,7 @@ def train_operator(
     import torch
 
     from . import fno, mg_tfno, mgno  # noqa: F401  (registers the models)
-    from .checkpoints import build_model
+    from .checkpoints import build_model, save_checkpoint
     from .losses import H1Loss, LpLoss
     from .normalizers import UnitGaussianNormalizer
     from .spectral import count_parameters
@@ -313,6 +318,13 @@ def train_operator(
         logger.info("test %s: %s", path, test_results[str(path)])
     trainer.provenance["test"] = test_results
     trainer.save(out)
+    if export is not None:
+        save_checkpoint(
+            export, trainer.model, model_name=name, model_args=args,
+            normalizers=trainer.normalizers,
+            training={**asdict(config), "epochs_done": trainer.epoch},
+            provenance=trainer.provenance, extra={"history": [dict(h) for h in history]},
+        )
 
     seconds = [h["seconds"] for h in history]
     return {
@@ -355,6 +367,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stitching", choices=["crop", "average"], help="mg-tfno stitching")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--export",
+                        help="also write the final checkpoint without optimiser state here")
     parser.add_argument("--resume", action="store_true",
                         help="continue from --out if it exists")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -372,7 +386,7 @@ def run(args: argparse.Namespace) -> int:
         test_data=args.test_data, train_samples=args.train_samples, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate,
         weight_decay=args.weight_decay, scheduler=args.scheduler, loss=args.loss,
-        seed=args.seed, progress=not args.no_progress, resume=args.resume,
+        seed=args.seed, progress=not args.no_progress, resume=args.resume, export=args.export,
         command=" ".join(["neurosolve", *map(shlex.quote, sys.argv[1:])]),
         hidden_channels=args.hidden_channels, n_layers=args.n_layers, n_modes=args.n_modes,
         rank=args.rank, levels=args.levels, padding_fraction=args.padding_fraction,
