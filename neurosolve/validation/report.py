@@ -78,17 +78,20 @@ def results_frame(results: list[CaseResult]) -> pd.DataFrame:
 
 
 def markdown_table(results: list[CaseResult]) -> str:
-    """Format results as a Markdown table; empty metrics print as blanks."""
-    lines = [
-        "| " + " | ".join(header for _, header, _ in TABLE_COLUMNS) + " |",
-        "|" + "|".join("---" for _ in TABLE_COLUMNS) + "|",
-    ]
+    """Format results as a Markdown table; empty metrics print as blanks.
+
+    The last column gives the reason for every outcome other than ``ok``.
+    """
+    headers = [header for _, header, _ in TABLE_COLUMNS] + ["note"]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     for case in results:
         cells = []
         for attribute, _, fmt in TABLE_COLUMNS:
             value = getattr(case, attribute)
             missing = value is None or (isinstance(value, float) and not np.isfinite(value))
             cells.append("" if missing else fmt.format(value))
+        note = "" if case.outcome == "ok" else case.message.replace("|", "/")
+        cells.append(note if len(note) <= 120 else note[:117] + "...")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
