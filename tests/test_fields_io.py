@@ -166,3 +166,29 @@ def test_cli_demo_writes_outputs(tmp_path, capsys):
     assert (tmp_path / "convergence.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "fields" / "poisson-2d-obstacle-17_pcg-amg.h5").exists()
     assert (tmp_path / "fields" / "poisson-3d-6_petsc.h5").exists()
+
+
+def test_wave_result_has_time_axis(tmp_path):
+    geometry = neurosolve.GridGeometry((12, 12))
+    initial = np.zeros((12, 12))
+    initial[6, 6] = 1.0
+    speed = np.ones((12, 12))
+    problem = neurosolve.WaveProblem(initial, speed, dt=0.01, steps=3, geometry=geometry)
+    result = solve(problem, "fem")
+    path = write_fields(tmp_path / "wave.h5", result)
+    with xr.open_dataset(path, engine="h5netcdf") as dataset:
+        assert dataset["solution"].dims == ("time", "y", "x")
+        np.testing.assert_allclose(dataset["time"].values, [0.0, 0.01, 0.02, 0.03])
+        np.testing.assert_array_equal(dataset["solution"].values, result.x)
+
+
+def test_forecast_result_has_channels(tmp_path):
+    history = np.random.default_rng(1).random((40, 2))
+    problem = neurosolve.ForecastProblem(history, horizon=5, channels=["load", "temperature"])
+    result = solve(problem, "naive")
+    path = write_fields(tmp_path / "forecast.h5", result)
+    with xr.open_dataset(path, engine="h5netcdf") as dataset:
+        assert dataset["solution"].dims == ("time", "channel")
+        assert dataset["channel"].values.tolist() == ["load", "temperature"]
+        np.testing.assert_array_equal(dataset["history"].values, history)
+        np.testing.assert_array_equal(dataset["solution"].values, result.x)

@@ -130,7 +130,9 @@ def write_fields(
     Notes
     -----
     Grid files have dimensions ``(y, x)`` or ``(z, y, x)`` (``time`` first for wave
-    results) with coordinate variables in the problem's length units. Attributes store
+    results) with coordinate variables in the problem's length units. Forecasts are
+    stored as ``(time, channel)`` beside the ``history``, with time counted in steps
+    from the first forecast. Attributes store
     the method, its options and tolerances, ``converged``, ``status``, ``iterations``,
     ``residuals`` (relative, initial first), set-up and solve seconds, the package
     version and the problem's provenance (JSON). On unstructured meshes the file holds
@@ -175,6 +177,11 @@ def write_fields(
         _write_xdmf(target, dataset)
         return target
 
+    if getattr(problem, "kind", "") == "forecast":
+        dataset = _forecast_dataset(problem, values)
+        dataset.attrs.update(file_attrs)
+        return _write_dataset(dataset, path)
+
     geometry = geometry if geometry is not None else getattr(problem, "geometry", None)
     if geometry is not None:
         grid_shape = tuple(geometry.shape)
@@ -190,6 +197,29 @@ def write_fields(
     dataset = xr.Dataset(variables, coords=_grid_coordinates(grid_shape, geometry, problem))
     dataset.attrs.update(file_attrs)
     return _write_dataset(dataset, path)
+
+
+def _forecast_dataset(problem: Any, values: Mapping[str, Any]) -> Any:
+    """Build a dataset of ``(time, channel)`` forecasts, the history beside them."""
+    import xarray as xr
+
+    history = np.asarray(problem.history, dtype=np.float64)
+    channels = problem.channels or [f"channel_{i}" for i in range(history.shape[1])]
+    variables: dict[str, Any] = {"history": (("history_time", "channel"), history)}
+    for name, value in values.items():
+        array = np.asarray(value, dtype=np.float64)
+        if array.shape != (problem.horizon, history.shape[1]):
+            raise ValueError(
+                f"field {name!r} has shape {array.shape}; a forecast must have shape "
+                f"(horizon, channels) = {(problem.horizon, history.shape[1])}"
+            )
+        variables[name] = (("time", "channel"), array)
+    coords = {
+        "channel": list(channels),
+        "history_time": np.arange(-history.shape[0], 0),
+        "time": np.arange(problem.horizon),
+    }
+    return xr.Dataset(variables, coords=coords)
 
 
 def _is_result(value: Any) -> bool:
