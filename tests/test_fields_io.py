@@ -192,3 +192,14 @@ def test_forecast_result_has_channels(tmp_path):
         assert dataset["channel"].values.tolist() == ["load", "temperature"]
         np.testing.assert_array_equal(dataset["history"].values, history)
         np.testing.assert_array_equal(dataset["solution"].values, result.x)
+
+
+def test_operator_result_keeps_inputs(tmp_path):
+    coefficient = np.where(np.random.default_rng(2).random((17, 17)) > 0.5, 12.0, 3.0)
+    problem = problems.darcy(coefficient=coefficient)
+    result = solve(problem, "fem")
+    path = write_fields(tmp_path / "darcy.h5", result)
+    with xr.open_dataset(path, engine="h5netcdf") as dataset:
+        np.testing.assert_array_equal(dataset["coefficient"].values, coefficient)
+        np.testing.assert_array_equal(dataset["solution"].values, result.x)
+        assert dataset.attrs["problem_kind"] == "operator"

@@ -102,9 +102,9 @@ def write_fields(
     path : str or PathLike
         Target file, written atomically (see :func:`atomic_path`).
     result_or_fields : SolveResult or dict of str to ndarray
-        A result of :func:`neurosolve.solve`, stored as the variable ``solution``, or
-        fields on one grid, each of shape ``geometry.shape`` (optionally with a leading
-        ``time`` axis).
+        A result of :func:`neurosolve.solve`, stored as the variable ``solution`` (with
+        the input fields of an operator problem beside it), or fields on one grid, each
+        of shape ``geometry.shape`` (optionally with a leading ``time`` axis).
     problem : Problem, optional
         The problem solved; defaults to ``result.problem``. Its grid and provenance are
         stored.
@@ -153,7 +153,9 @@ def write_fields(
                 "the result carries no problem, so its grid is unknown; pass problem=..."
             )
         file_attrs.update(_result_attrs(result))
-        values = {"solution": result.x, **extra}
+        # Operator problems keep their input fields (coefficient, source) beside the answer.
+        inputs = dict(getattr(problem, "inputs", None) or {})
+        values = {**inputs, "solution": result.x, **extra}
     elif isinstance(result_or_fields, Mapping):
         values = {**result_or_fields, **extra}
     else:
