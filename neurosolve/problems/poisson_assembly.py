@@ -191,7 +191,8 @@ def assemble_poisson(
 
     A_full = fem.assemble_matrix(fem.form(a)).to_scipy().tocsr()
     b_full = fem.assemble_vector(fem.form(L)).array.copy()
-    A_full = ((A_full + A_full.T) * 0.5).tocsr()  # remove rounding asymmetry
+    # Assembly can leave rounding-level asymmetry, so average A with its transpose.
+    A_full = ((A_full + A_full.T) * 0.5).tocsr()
 
     ndofs = V.dofmap.index_map.size_local
     active = np.zeros(ndofs, dtype=bool)
@@ -205,7 +206,7 @@ def assemble_poisson(
     dirichlet_dofs = np.flatnonzero(is_dirichlet & active)
     free_dofs = np.flatnonzero(active & ~is_dirichlet)
     if free_dofs.size == 0:
-        raise ValueError("the problem has no free unknowns: every domain point is Dirichlet")
+        raise ValueError("the problem has no free unknowns because every point is Dirichlet")
 
     rows = A_full[free_dofs]
     A = rows[:, free_dofs].tocsr()
