@@ -45,6 +45,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="PETSc option for --method petsc, without the leading dash (repeatable)",
     )
     parser.add_argument("--out", type=Path, default=None, help="HDF5 file for the solution")
+    parser.add_argument(
+        "--no-progress", action="store_true", help="hide the progress bar on standard error"
+    )
     parser.set_defaults(func=run)
 
 
@@ -81,6 +84,8 @@ def build_problem(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from .. import solve, write_fields
 
     options = parse_options(args.option, "--option")
@@ -90,11 +95,20 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None and not args.out.parent.is_dir():
         raise FileNotFoundError(f"--out folder {args.out.parent} does not exist; create it first")
 
-    logger.info("building problem %s", args.problem)
-    problem = build_problem(args)
-    result = solve(
-        problem, args.method, rtol=args.rtol, atol=args.atol, maxiter=args.maxiter, **options
-    )
+    steps = 3 if args.out is not None else 2
+    with tqdm(total=steps, unit="step", disable=args.no_progress) as progress:
+        progress.set_description(f"assembling {args.problem}")
+        problem = build_problem(args)
+        progress.update()
+        progress.set_description(f"solving with {args.method}")
+        result = solve(
+            problem, args.method, rtol=args.rtol, atol=args.atol, maxiter=args.maxiter, **options
+        )
+        progress.update()
+        if args.out is not None:
+            progress.set_description(f"writing {args.out}")
+            write_fields(args.out, result)
+            progress.update()
     print(
         f"{problem.name}: {problem.n} unknowns, method {result.method}, "
         f"converged {result.converged} (status {result.status}), "
@@ -103,6 +117,5 @@ def run(args: argparse.Namespace) -> int:
         f"{result.final_residual:.3e}"
     )
     if args.out is not None:
-        write_fields(args.out, result)
         print(f"wrote {args.out}")
     return 0 if result.converged else 1
