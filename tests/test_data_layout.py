@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -265,3 +266,28 @@ def test_failed_sample_keeps_earlier_ones(tmp_path):
     ds = open_dataset(path)
     assert ds["completed"].values.tolist() == [1, 1, 1, 0, 0, 0]
     ds.close()
+
+
+def test_field_dataset_is_torch_dataset(tmp_path):
+    torch = pytest.importorskip("torch")
+    path = tmp_path / "d.h5"
+    fill(path, small_spec(samples=10))
+    train = FieldDataset(path, "train")
+    assert isinstance(train, torch.utils.data.Dataset)
+    # DataLoader workers receive the dataset pickled; the class must be found by name.
+    copy = pickle.loads(pickle.dumps(train))
+    assert type(copy) is type(train)
+    assert copy[3]["y"].equal(train[3]["y"])
+    batches = list(torch.utils.data.DataLoader(train, batch_size=4))
+    assert [b["y"].shape[0] for b in batches] == [4, 4]
+    assert sorted(float(v) for b in batches for v in b["y"][:, 0, 0, 0]) == list(range(8))
+
+
+def test_generate_imports_no_torch():
+    code = (
+        "import sys, neurosolve.data, neurosolve.commands.generate, "
+        "neurosolve.data.generators.darcy; print('torch' in sys.modules)"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "False"

@@ -54,8 +54,11 @@ def _grid_ndim(dims: tuple[str, ...]) -> int:
     return count
 
 
-class FieldDataset:
+class FieldDatasetBase:
     """A torch Dataset of ``{"x": tensor(C, *grid), "y": tensor(C', *grid)}`` from a dataset file.
+
+    Use it as :class:`FieldDataset`, which adds :class:`torch.utils.data.Dataset` as a base
+    class when first accessed, so importing this module does not import torch.
 
     Parameters
     ----------
@@ -183,3 +186,28 @@ def _dimension_names(dataset: Any) -> tuple[str, ...]:
         scales = list(dim.values())
         names.append(scales[0].name.rsplit("/", 1)[-1] if scales else "")
     return tuple(names)
+
+
+_field_dataset_class: type | None = None
+
+
+def _make_field_dataset_class() -> type:
+    global _field_dataset_class
+    if _field_dataset_class is None:
+        from torch.utils.data import Dataset
+
+        class FieldDataset(FieldDatasetBase, Dataset):
+            __doc__ = FieldDatasetBase.__doc__
+
+        FieldDataset.__module__ = __name__
+        FieldDataset.__qualname__ = "FieldDataset"
+        _field_dataset_class = FieldDataset
+    return _field_dataset_class
+
+
+def __getattr__(name: str) -> Any:
+    # FieldDataset subclasses torch's Dataset, so it is created on first access; pickling
+    # (DataLoader workers) finds it here by name.
+    if name == "FieldDataset":
+        return _make_field_dataset_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
