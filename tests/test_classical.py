@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -199,11 +200,12 @@ MPI_SCRIPT = """
 import sys
 import numpy as np
 from mpi4py import MPI
-from neurosolve import problems, solve
+from neurosolve import problems, solve, write_fields
 
 problem = problems.poisson(shape=(33, 33), comm=MPI.COMM_WORLD)
 result = solve(problem, "petsc", rtol=1e-10)
 grid = problem.to_grid(result.x)
+write_fields(sys.argv[2], result)
 if MPI.COMM_WORLD.rank == 0:
     np.save(sys.argv[1], grid)
     print(type(problem).__name__, result.converged)
@@ -216,8 +218,9 @@ def test_petsc_on_two_ranks_matches_serial(tmp_path):
     if mpiexec is None:
         pytest.skip("mpiexec not found beside the Python")
     out = tmp_path / "grid.npy"
+    fields = tmp_path / "fields.h5"
     completed = subprocess.run(
-        [mpiexec, "-n", "2", sys.executable, "-c", MPI_SCRIPT, str(out)],
+        [mpiexec, "-n", "2", sys.executable, "-c", MPI_SCRIPT, str(out), str(fields)],
         env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
@@ -225,3 +228,6 @@ def test_petsc_on_two_ranks_matches_serial(tmp_path):
     serial = problems.poisson(shape=(33, 33))
     expected = serial.to_grid(solve(serial, "direct", rtol=1e-12).x)
     np.testing.assert_allclose(np.load(out), expected, rtol=0, atol=1e-8 * np.abs(expected).max())
+    with h5py.File(fields, "r") as handle:
+        np.testing.assert_array_equal(handle["solution"][...], np.load(out))
+        assert handle.attrs["method"] == "petsc"

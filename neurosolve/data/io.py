@@ -129,6 +129,9 @@ def write_fields(
 
     Notes
     -----
+    For a problem distributed over MPI ranks every rank must call this function, and
+    rank 0 writes the gathered grid.
+
     Grid files have dimensions ``(y, x)`` or ``(z, y, x)`` (``time`` first for wave
     results) with coordinate variables in the problem's length units. Forecasts are
     stored as ``(time, channel)`` beside the ``history``, with time counted in steps
@@ -198,7 +201,14 @@ def write_fields(
         variables["free"] = (GRID_DIMS[-len(grid_shape):], geometry.free.astype(np.uint8))
     dataset = xr.Dataset(variables, coords=_grid_coordinates(grid_shape, geometry, problem))
     dataset.attrs.update(file_attrs)
-    return _write_dataset(dataset, path)
+    if not getattr(problem, "distributed", False):
+        return _write_dataset(dataset, path)
+    # Every rank gathered the whole grid above (a collective step); rank 0 writes it.
+    comm = problem.comm
+    if comm.rank == 0:
+        _write_dataset(dataset, path)
+    comm.barrier()
+    return Path(path)
 
 
 def _forecast_dataset(problem: Any, values: Mapping[str, Any]) -> Any:
