@@ -101,7 +101,8 @@ def poisson(
 
     Notes
     -----
-    Meshes are built on ``MPI.COMM_SELF``: each process assembles the whole system.
+    Unless ``comm`` has more than one rank, meshes are built on ``MPI.COMM_SELF``, so
+    each process assembles the whole system.
     Random obstacles that cut a pocket off from every Dirichlet part have the pocket
     filled with obstacle cells, so the returned ``geometry.cell_mask`` may cover more
     cells than the boxes.
