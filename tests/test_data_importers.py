@@ -88,3 +88,18 @@ def test_pdebench_rejects_per_sample_groups(tmp_path):
         f["0000/data"] = np.zeros((2, 4, 4, 1))
     with pytest.raises(ValueError, match="tensor"):
         read_pdebench(path)
+
+
+def test_neuralop_high_phase_is_true(reference_data):
+    pytest.importorskip("torch")
+    from neurosolve.data.generators.darcy import solve_poisson_grid
+
+    ds = read_neuralop_darcy(reference_data / "neuralop-darcy" / "darcy_test_32.pt")
+    for i in range(4):
+        a = ds["coefficient"].values[i].astype(np.float64)
+        stored = ds["solution"].values[i, 1:-1, 1:-1].ravel()
+        as_imported = solve_poisson_grid(a, 1.0, (32, 32))[1:-1, 1:-1].ravel()
+        swapped = solve_poisson_grid(15.0 - a, 1.0, (32, 32))[1:-1, 1:-1].ravel()
+        # The phase mapping that reproduces the stored solutions correlates far better.
+        assert np.corrcoef(as_imported, stored)[0, 1] > 0.75
+        assert np.corrcoef(as_imported, stored)[0, 1] > np.corrcoef(swapped, stored)[0, 1] + 0.2

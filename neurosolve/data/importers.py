@@ -45,9 +45,12 @@ def read_neuralop_darcy(
 
     Notes
     -----
-    The file stores only which phase each point is in. That True is the high phase (12)
-    follows the thresholding ``a = 12`` where the random field is positive of Li et al.
-    (2021); the file itself does not say so. The grid is taken as C order ``(y, x)``.
+    The file stores only which phase each point is in, not the coefficient values. True is
+    taken as the high phase (12): on the first 8 samples of neuraloperator's
+    ``darcy_test_32.pt``, solutions computed with True = 12 correlate with the stored
+    ``y`` at 0.79 to 0.91, against 0.16 to 0.50 with True = 3. The stored ``y`` is 65 to
+    110 times larger than the solution for ``f = 1`` and is imported unscaled. The grid is
+    taken as C order ``(y, x)``.
     """
     import torch
     import xarray as xr
