@@ -231,3 +231,12 @@ def test_petsc_on_two_ranks_matches_serial(tmp_path):
     with h5py.File(fields, "r") as handle:
         np.testing.assert_array_equal(handle["solution"][...], np.load(out))
         assert handle.attrs["method"] == "petsc"
+
+
+def test_diverging_amg_reports_breakdown():
+    # Smoothed aggregation cycles diverge on this convection-dominated matrix.
+    problem = problems.from_pyamg_example("recirc_flow")
+    with pytest.warns(ConvergenceWarning, match="diverged"):
+        result = solve(problem, "amg", rtol=1e-8)
+    assert result.status < 0
+    assert not result.converged

@@ -69,7 +69,9 @@ class AMG(_PyamgHierarchy):
     -----
     After every cycle pyamg computes the true residual ``||b - A x||`` and stops when it
     is below ``max(rtol * ||b||, atol)``, which is the front door's rule. ``maxiter``
-    defaults to 200 cycles.
+    defaults to 200 cycles. Smoothed aggregation is designed for symmetric positive
+    definite matrices. On others, pass ``pyamg_options={"symmetry": "nonsymmetric"}``
+    and expect that the cycles may diverge, as they do on pyamg's ``recirc_flow``.
     """
 
     name = "amg"
@@ -89,8 +91,9 @@ class AMG(_PyamgHierarchy):
         residuals = [norm / b_norm for norm in norms]
         iterations = len(norms) - 1
         info = self.hierarchy_info()
-        if not np.all(np.isfinite(x)):
-            return MethodOutput(x, -3, iterations, residuals, "iterate is no longer finite", info)
+        if not (np.all(np.isfinite(x)) and np.isfinite(norms[-1])):
+            message = "the cycles diverged and the residual is no longer finite"
+            return MethodOutput(x, -3, iterations, residuals, message, info)
         if status == 0:
             return MethodOutput(x, 0, iterations, residuals, "converged", info)
         return MethodOutput(x, maxiter, iterations, residuals, f"reached maxiter={maxiter}", info)

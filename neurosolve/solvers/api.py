@@ -75,7 +75,7 @@ def _check_applicable(cls: type[Method], problem: Problem) -> None:
         if _is_symmetric(problem.A) is False:
             raise ValueError(
                 f"method {cls.name!r} requires a symmetric positive definite matrix, but A of "
-                f"{problem.name!r} is not symmetric; use 'direct', 'amg' or 'petsc' with "
+                f"{problem.name!r} is not symmetric; use 'direct', or 'petsc' with "
                 f"petsc_options={{'ksp_type': 'gmres'}}"
             )
 
