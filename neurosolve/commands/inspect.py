@@ -84,17 +84,24 @@ def describe(path: str) -> str:
         header = f"  {'name':<14} {'dimensions':<34} {'dtype':<8} {'min':>11} {'max':>11}"
         lines.append(header + f" {'mean':>11} {'std':>11}")
         for name, dataset in f.items():
-            if not isinstance(dataset, h5py.Dataset) or name == "sample":
+            # Dimension coordinates (sample, x, y, time, ...) are listed by their variables.
+            if not isinstance(dataset, h5py.Dataset) or dataset.is_scale:
                 continue
             dims = _dimension_names(dataset)
-            if not dims or dims[0] != "sample":
-                continue
             shape = "x".join(str(n) for n in dataset.shape)
-            label = f"({', '.join(dims)}) {shape}"
+            label = f"({', '.join(dims)}) {shape}" if dims else shape
             row = f"  {name:<14} {label:<34} {str(dataset.dtype):<8}"
-            if dataset.ndim > 1:
+            numeric = dataset.dtype.kind in "fiu" and dataset.size > 0
+            if numeric and dims and dims[0] == "sample" and dataset.ndim > 1:
                 mask = done if done is not None else np.ones(dataset.shape[0], dtype=bool)
                 stats = field_statistics(dataset, mask)
+                row += "".join(f" {value:>11.4g}" for value in stats)
+            elif numeric and name not in ("split", "completed"):
+                values = np.asarray(dataset[()], dtype=np.float64)
+                # NaN marks values of samples not yet written; leave them out.
+                stats = (
+                    np.nanmin(values), np.nanmax(values), np.nanmean(values), np.nanstd(values)
+                )
                 row += "".join(f" {value:>11.4g}" for value in stats)
             lines.append(row)
     return "\n".join(lines)
