@@ -199,3 +199,14 @@ def test_inspect_prints_and_plots(tmp_path, capsys):
     assert "solution" in output
     assert png.stat().st_size > 1000
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_inspect_file_without_samples(tmp_path, capsys):
+    import h5py
+
+    path = tmp_path / "plain.h5"
+    with h5py.File(path, "w") as f:
+        f["field"] = np.arange(12.0).reshape(3, 4)
+    assert main(["inspect", str(path)]) == 0
+    row = [line for line in capsys.readouterr().out.splitlines() if "field" in line][0]
+    assert row.split()[1:] == ["3x4", "float64", "0", "11", "5.5", "3.452"]

@@ -88,6 +88,8 @@ def describe(path: str) -> str:
             if not isinstance(dataset, h5py.Dataset) or dataset.is_scale:
                 continue
             dims = _dimension_names(dataset)
+            if not any(dims):  # plain HDF5 arrays have no named dimensions
+                dims = ()
             shape = "x".join(str(n) for n in dataset.shape)
             label = f"({', '.join(dims)}) {shape}" if dims else shape
             row = f"  {name:<14} {label:<34} {str(dataset.dtype):<8}"
