@@ -233,6 +233,7 @@ def test_petsc_on_two_ranks_matches_serial(tmp_path):
         assert handle.attrs["method"] == "petsc"
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 def test_diverging_amg_reports_breakdown():
     # Smoothed aggregation cycles diverge on this convection-dominated matrix.
     problem = problems.from_pyamg_example("recirc_flow")

@@ -53,6 +53,10 @@ class _PyamgHierarchy(Method):
         }
 
 
+class _DivergedError(Exception):
+    """Raised from the cycle callback to stop pyamg once the residual is not finite."""
+
+
 @register
 class AMG(_PyamgHierarchy):
     """Stand-alone smoothed-aggregation multigrid cycles (pyamg).
@@ -84,16 +88,30 @@ class AMG(_PyamgHierarchy):
         maxiter = 200 if maxiter is None else int(maxiter)
         x_start = np.zeros_like(b) if x0 is None else x0
         norms: list[float] = []
-        x, status = self.hierarchy.solve(
-            b, x0=x_start, tol=threshold / b_norm, maxiter=maxiter, cycle=self.cycle,
-            accel=None, callback=callback, residuals=norms, return_info=True,
-        )
+        latest = [x_start]
+
+        def after_cycle(x: np.ndarray) -> None:
+            # pyamg appends the residual norm before it calls back, so a diverged run
+            # stops here instead of cycling on to maxiter.
+            latest[0] = x
+            if not np.isfinite(norms[-1]):
+                raise _DivergedError
+            if callback is not None:
+                callback(x)
+
+        info = self.hierarchy_info()
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                x, status = self.hierarchy.solve(
+                    b, x0=x_start, tol=threshold / b_norm, maxiter=maxiter, cycle=self.cycle,
+                    accel=None, callback=after_cycle, residuals=norms, return_info=True,
+                )
+        except _DivergedError:
+            residuals = [norm / b_norm for norm in norms]
+            message = "the cycles diverged and the residual is no longer finite"
+            return MethodOutput(latest[0], -3, len(norms) - 1, residuals, message, info)
         residuals = [norm / b_norm for norm in norms]
         iterations = len(norms) - 1
-        info = self.hierarchy_info()
-        if not (np.all(np.isfinite(x)) and np.isfinite(norms[-1])):
-            message = "the cycles diverged and the residual is no longer finite"
-            return MethodOutput(x, -3, iterations, residuals, message, info)
         if status == 0:
             return MethodOutput(x, 0, iterations, residuals, "converged", info)
         return MethodOutput(x, maxiter, iterations, residuals, f"reached maxiter={maxiter}", info)
