@@ -147,7 +147,7 @@ def test_shipped_weights_on_etth1(reference_data, method):
     metrics = evaluate_forecaster(model, data.dataset("test", 96, 96))
     # Recorded at training time; the evaluation is deterministic up to float rounding.
     assert metrics["mse"] == pytest.approx(payload["provenance"]["test_mse"], rel=1e-4)
-    # OLinear's authors report 0.360 and DLinear's 0.386 at lookback 96 on this split.
+    # Both models measured about 0.37 to 0.38; repeating the last value scores 1.29.
     assert metrics["mse"] < 0.40
 
 

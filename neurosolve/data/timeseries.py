@@ -1,11 +1,11 @@
 """Multivariate time series for forecasting: CSV loading, gaps, splits, scaling and windows.
 
 The conventions follow the long-horizon forecasting literature (Informer, Autoformer,
-DLinear, OLinear): a model reads ``seq_len`` past steps and predicts the next
-``pred_len``; the ETT data sets split into 12 months of training, 4 of validation and 4
-of test at one row per hour; other data sets split 70 / 10 / 20 percent; validation and
-test windows start ``seq_len`` rows before their split boundary so that the first target
-step is the first row of the split; every split is standardised with the mean and
+DLinear, OLinear). A model reads ``seq_len`` past steps and predicts the next
+``pred_len``. The ETT data sets split into 12 months of training, 4 of validation and 4
+of test at one row per hour, and other data sets split 70 / 10 / 20 percent. Validation
+and test windows start ``seq_len`` rows before their split boundary, so the first target
+step is the first row of the split. Every split is standardised with the mean and
 standard deviation of the training split.
 
 Nothing here imports torch. :class:`WindowDataset` returns numpy arrays, which a torch
@@ -99,10 +99,11 @@ def fill_gaps(values: np.ndarray, nan: str = "raise", name: str = "history") -> 
         return values
     rows = np.flatnonzero(missing.any(axis=1))
     if nan == "raise":
-        shown = ", ".join(str(r) for r in rows[:5]) + (", ..." if rows.size > 5 else "")
+        listed_rows = ", ".join(str(r) for r in rows[:5]) + (", ..." if rows.size > 5 else "")
         raise ValueError(
-            f"{name} has {int(missing.sum())} NaN entries in {rows.size} rows (rows {shown}); "
-            f"pass nan='interpolate' to fill the gaps linearly in time, or clean the data"
+            f"{name} has {int(missing.sum())} NaN entries in {rows.size} rows "
+            f"(rows {listed_rows}); pass nan='interpolate' to fill the gaps linearly in "
+            f"time, or clean the data"
         )
     steps = np.arange(values.shape[0])
     for channel in range(values.shape[1]):

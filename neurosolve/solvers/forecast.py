@@ -1,8 +1,8 @@
 """Forecasting methods: ``naive``, ``linear`` (DLinear) and ``olinear``.
 
 The learned methods use the shipped ETTh1 weights (7 channels, lookback 96, horizons
-96, 192, 336 and 720) when the history has 7 channels and the horizon is at most 720,
-taking the first ``horizon`` steps of the shortest shipped horizon that covers it.
+96, 192, 336 and 720) when the history has 7 channels and the horizon is at most 720.
+They take the first ``horizon`` steps of the shortest shipped horizon that covers it.
 Otherwise, or when the weights are missing, they train a model on the history itself
 with the same trainer. A user's own checkpoint from ``neurosolve train`` is passed as
 ``checkpoint=``. torch is imported only when a learned method runs.
