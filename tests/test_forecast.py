@@ -163,3 +163,28 @@ def test_shipped_olinear_through_front_door(reference_data):
     assert r.checkpoint == str(path)
     naive = solve(problems.forecast(history, horizon=150), method="naive")
     assert np.mean((r.x - truth) ** 2) < np.mean((naive.x - truth) ** 2)
+
+
+@pytest.mark.parametrize("method", ["olinear", "linear"])
+def test_train_command_writes_checkpoint(tmp_path, method, capsys):
+    from neurosolve.cli import main
+
+    t = np.arange(600)
+    frame = pd.DataFrame({"time": t * 0.1})
+    for c, column in enumerate(seasonal_history(600, 2).T):
+        frame[f"probe_{c}"] = column
+    csv = tmp_path / "probes.csv"
+    frame.to_csv(csv, index=False)
+    out = tmp_path / f"{method}.pt"
+    code = main([
+        "train", method, "--csv", str(csv), "--seq-len", "48", "--pred-len", "12",
+        "--epochs", "2", "--d-model", "16", "--d-ff", "16", "--embed-size", "2",
+        "--out", str(out),
+    ])
+    assert code == 0
+    assert "test MSE" in capsys.readouterr().out
+    model, payload = load_model(out)
+    assert payload["model_args"]["channels"] == 2
+    assert payload["training"]["epochs_done"] == 2
+    r = solve(problems.forecast(frame, horizon=12), method=method, checkpoint=out)
+    assert r.x.shape == (12, 2)
