@@ -8,7 +8,7 @@ from neurosolve.data.timeseries import WindowDataset
 from neurosolve.sciml.checkpoints import load_model
 from neurosolve.sciml.dlinear import DLinear, moving_average
 from neurosolve.sciml.olinear import NormLin, OLinear, horizon_weighted_l1, orthotrans_basis
-from neurosolve.sciml.train_forecast import train_forecaster
+from neurosolve.sciml.train_forecast import evaluate_forecaster, train_forecaster
 
 
 def ar_series(steps: int, channels: int, seed: int = 0) -> np.ndarray:
@@ -151,3 +151,18 @@ def test_checkpoint_keeps_bases(tmp_path):
 def test_dlinear_rejects_bad_kernel():
     with pytest.raises(ValueError, match="kernel_size must be positive"):
         DLinear(24, 12, 3, kernel_size=0)
+
+
+def test_evaluation_keeps_last_partial_batch():
+    class Zeros(torch.nn.Module):
+        def forward(self, x):
+            return torch.zeros(x.shape[0], 4, x.shape[2])
+
+    series = ar_series(50, 2)
+    windows = WindowDataset(series, 10, 4)
+    assert len(windows) == 37
+    metrics = evaluate_forecaster(Zeros(), windows, batch_size=8)
+    targets = np.stack([windows[i]["y"] for i in range(len(windows))]).astype(np.float64)
+    assert metrics["windows"] == 37
+    assert metrics["mse"] == pytest.approx(np.mean(targets**2), rel=1e-6)
+    assert metrics["mae"] == pytest.approx(np.mean(np.abs(targets)), rel=1e-6)
