@@ -188,3 +188,11 @@ def test_train_command_writes_checkpoint(tmp_path, method, capsys):
     assert payload["training"]["epochs_done"] == 2
     r = solve(problems.forecast(frame, horizon=12), method=method, checkpoint=out)
     assert r.x.shape == (12, 2)
+
+
+def test_shipped_weights_short_history():
+    if not (WEIGHTS_DIR / "olinear-etth1-96.pt").is_file():
+        pytest.skip("shipped weights olinear-etth1-96.pt not built")
+    p = problems.forecast(seasonal_history(50, 7), horizon=96)
+    with pytest.raises(ValueError, match="history has 50 steps, fewer than the model's lookback"):
+        solve(p, method="olinear")
