@@ -166,3 +166,24 @@ def test_evaluation_keeps_last_partial_batch():
     assert metrics["windows"] == 37
     assert metrics["mse"] == pytest.approx(np.mean(targets**2), rel=1e-6)
     assert metrics["mae"] == pytest.approx(np.mean(np.abs(targets)), rel=1e-6)
+
+
+def test_half_precision_checkpoint_round_trip(tmp_path):
+    windows = WindowDataset(ar_series(300, 3), 32, 8)
+    small = {"d_model": 16, "d_ff": 16, "embed_size": 2}
+    full = train_forecaster(
+        "olinear", windows, epochs=1, seed=0, checkpoint=tmp_path / "full.pt", model_args=small
+    )
+    half = train_forecaster(
+        "olinear", windows, epochs=1, seed=0, checkpoint=tmp_path / "half.pt",
+        model_args=small, half_precision=True,
+    )
+    loaded, payload = load_model(tmp_path / "half.pt")
+    assert payload["state_dict"]["encode.weight"].dtype == torch.float16
+    assert next(loaded.parameters()).dtype == torch.float32
+    x = torch.as_tensor(ar_series(32, 3, seed=1)[None], dtype=torch.float32)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), half.model(x), rtol=0, atol=0)
+        # Rounding to float16 moves the forecast by about its relative precision.
+        torch.testing.assert_close(loaded(x), full.model(x), rtol=1e-2, atol=1e-2)
+    assert (tmp_path / "half.pt").stat().st_size < 0.7 * (tmp_path / "full.pt").stat().st_size

@@ -138,6 +138,7 @@ def train_forecaster(
     normalizers: dict[str, Any] | None = None,
     provenance: dict[str, Any] | None = None,
     checkpoint: str | os.PathLike | None = None,
+    half_precision: bool = False,
     progress: bool = False,
 ) -> ForecastRun:
     """Train ``olinear`` or ``linear`` on windows of a standardised series.
@@ -166,6 +167,10 @@ def train_forecaster(
         Stored in the checkpoint.
     checkpoint : path-like, optional
         Where to write the model of the best epoch.
+    half_precision : bool
+        Round the trained weights to float16 values, evaluate that model and store its
+        weights as float16, which halves the checkpoint. Loading casts them back to
+        float32 exactly, so the loaded model reproduces the evaluated one.
     progress : bool
         Show a progress bar over the batches.
 
@@ -238,6 +243,8 @@ def train_forecaster(
     train_seconds = time.perf_counter() - start
     if best_state is not None:
         model.load_state_dict(best_state)
+    if half_precision:
+        model.half().float()
     model.eval()
 
     run = ForecastRun(model, trainer.history, best_epoch, train_seconds)
@@ -251,9 +258,12 @@ def train_forecaster(
         # The optimiser state is left out: it would triple the file and the best epoch
         # is not the last one, so the file is for inference, not for resuming.
         run.checkpoint = save_checkpoint(
-            checkpoint, model, model_name=MODELS[method]["model"], model_args=args,
+            checkpoint, copy.deepcopy(model).half() if half_precision else model,
+            model_name=MODELS[method]["model"], model_args=args,
             normalizers=trainer.normalizers,
-            training={**asdict(config), "epochs_done": trainer.epoch},
+            training={
+                **asdict(config), "epochs_done": trainer.epoch, "half_precision": half_precision
+            },
             provenance=trainer.provenance, extra={"history": trainer.history},
         )
     return run
@@ -317,6 +327,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", help="checkpoint path (default MODEL-CSVNAME-PREDLEN.pt in the current folder)"
     )
+    parser.add_argument(
+        "--half-precision", action="store_true",
+        help="store the weights rounded to float16, halving the file (metrics are of that model)",
+    )
     parser.add_argument("--progress", action="store_true", help="show a progress bar")
 
 
@@ -338,7 +352,8 @@ def run(args: argparse.Namespace) -> int:
     result = train_on_data(
         method, data, args.seq_len, args.pred_len, epochs=args.epochs, patience=args.patience,
         batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed,
-        model_args=model_args, checkpoint=out, progress=args.progress,
+        model_args=model_args, checkpoint=out, half_precision=args.half_precision,
+        progress=args.progress,
         provenance={"csv": str(args.csv), "command": "neurosolve train " + method},
     )
     print(
