@@ -196,3 +196,12 @@ def test_shipped_weights_short_history():
     p = problems.forecast(seasonal_history(50, 7), horizon=96)
     with pytest.raises(ValueError, match="history has 50 steps, fewer than the model's lookback"):
         solve(p, method="olinear")
+
+
+@pytest.mark.parametrize("method", ["naive", "olinear", "linear"])
+def test_methods_reject_nan_problem(method):
+    history = seasonal_history(300, 3)
+    history[5, 0] = np.nan
+    p = ForecastProblem(history=history, horizon=12)
+    with pytest.raises(ValueError, match="1 NaN or infinite entries"):
+        solve(p, method=method)

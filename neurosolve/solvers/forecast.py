@@ -31,6 +31,16 @@ def _forecast_problem(problem: Problem) -> ForecastProblem:
     return problem
 
 
+def _check_finite_history(problem: ForecastProblem) -> None:
+    # ForecastProblem itself accepts NaN; problems.forecast is where gaps are handled.
+    bad = int(np.size(problem.history) - np.count_nonzero(np.isfinite(problem.history)))
+    if bad:
+        raise ValueError(
+            f"history contains {bad} NaN or infinite entries; build the problem with "
+            f"problems.forecast(history, horizon, nan='interpolate') to fill NaN gaps"
+        )
+
+
 @register
 class Naive(Method):
     """Repeat the last value, or with ``period`` the last full period.
@@ -54,6 +64,7 @@ class Naive(Method):
 
     def check(self, problem: Problem) -> None:
         problem = _forecast_problem(problem)
+        _check_finite_history(problem)
         if self.period is not None and problem.history.shape[0] < self.period:
             raise ValueError(
                 f"naive with period={self.period} needs at least {self.period} steps of "
@@ -110,6 +121,9 @@ class LearnedForecaster(Method):
         self.model: Any = None
         self.scaler: Any = None
         self.info: dict[str, Any] = {}
+
+    def check(self, problem: Problem) -> None:
+        _check_finite_history(_forecast_problem(problem))
 
     def _shipped_checkpoint(self, problem: ForecastProblem) -> Path | None:
         from ..sciml.checkpoints import WEIGHTS_DIR
