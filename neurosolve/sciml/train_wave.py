@@ -136,6 +136,7 @@ def train_wave_cnn(
     windows_per_epoch: int | None = 384,
     learning_rate: float = 1e-3,
     seed: int = 0,
+    init: str | Path | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train a :class:`~neurosolve.sciml.wave_cnn.WaveCNN` and write its checkpoint.
@@ -160,6 +161,9 @@ def train_wave_cnn(
         Initial Adam learning rate of both phases (cosine schedule).
     seed : int
         Seed of the initial weights and the window order.
+    init : path, optional
+        Checkpoint of a model with the same settings to start from instead of random
+        weights, for example to continue with longer rollouts.
     progress : bool
 
     Returns
@@ -187,11 +191,22 @@ def train_wave_cnn(
         "kernel_size": kernel_size, "compression": compression, "rank": rank,
     }
     model = WaveCNN(**model_args)
+    if init is not None:
+        from .checkpoints import load_checkpoint
+
+        start_payload = load_checkpoint(init)
+        if start_payload["model_args"] != model_args:
+            raise ValueError(
+                f"init checkpoint {str(init)!r} has model settings "
+                f"{start_payload['model_args']}, which differ from {model_args}"
+            )
+        model.load_state_dict(start_payload["state_dict"])
     provenance = {
         "data": str(Path(data).resolve()),
         "data_seed": loaded["seed"],
         "boundary": str(loaded["settings"].get("boundary", "absorbing")),
         "courant_range": [float(courant[train_ids].min()), float(courant[train_ids].max())],
+        "init": None if init is None else str(Path(init).resolve()),
         "train_samples": train_ids.tolist(),
         "validation_samples": val_ids.tolist(),
     }
@@ -258,6 +273,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--learning-rate", type=float, default=1e-3,
                         help="initial Adam learning rate")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init", help="checkpoint with the same settings to start from")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
@@ -274,7 +290,7 @@ def run(args: argparse.Namespace) -> int:
         history=args.history, epochs=args.epochs, rollout_epochs=args.rollout_epochs,
         rollout_steps=args.rollout_steps, batch_size=args.batch_size,
         windows_per_epoch=args.windows_per_epoch or None, learning_rate=args.learning_rate,
-        seed=args.seed, progress=not args.no_progress,
+        seed=args.seed, init=args.init, progress=not args.no_progress,
     )
     last = summary["history"][-1]
     validation = last.get("val_relative_l2_one_step", float("nan"))
