@@ -18,6 +18,8 @@ TRAIN_TARGETS: dict[str, str] = {
     "mgno": "neurosolve.sciml.train_operators",
     "olinear": "neurosolve.sciml.train_forecast",
     "linear": "neurosolve.sciml.train_forecast",
+    "dcdm": "neurosolve.sciml.dcdm.train",
+    "dcdm-mg": "neurosolve.sciml.dcdm.train_mg",
 }
 
 
