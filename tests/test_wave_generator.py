@@ -23,7 +23,7 @@ def standing_wave_error(n: int, scheme: str) -> float:
     """Error at t = 0.25 of the Neumann mode cos(pi x) cos(pi y) cos(sqrt(2) pi t)."""
     y, x = np.meshgrid(np.linspace(0, 1, n), np.linspace(0, 1, n), indexing="ij")
     mode = np.cos(np.pi * x) * np.cos(np.pi * y)
-    steps = 4 * (n - 1) // 4
+    steps = n - 1
     dt = 0.25 / steps
     fields = simulate_wave(mode, np.ones((n, n)), dt, steps, scheme=scheme, boundary="reflecting")
     exact = mode * np.cos(np.sqrt(2) * np.pi * 0.25)
@@ -136,3 +136,12 @@ def test_probe_csv_columns(tmp_path):
     np.testing.assert_allclose(table.iloc[:, 1:].to_numpy(), expected, rtol=1e-6)
     with pytest.raises(ValueError, match="sample 2 is out of range"):
         export_probe_csv(out, tmp_path / "bad.csv", sample=2)
+
+
+def test_probe_csv_reads_as_forecast_series(tmp_path):
+    from neurosolve.data.timeseries import read_csv_series
+
+    out = generate_wave(1, 9, 2, tmp_path / "wave.h5", steps=8, progress=False)
+    series = read_csv_series(export_probe_csv(out, tmp_path / "probes.csv"))
+    assert series.channels == [f"probe_{i}" for i in range(5)]
+    assert series.values.shape == (9, 5)

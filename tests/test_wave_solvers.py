@@ -98,5 +98,5 @@ def test_write_fields_time_axis(tmp_path, fem_result):
 
 
 def test_problem_rejects_too_many_fields():
-    with pytest.raises(ValueError, match="initial holds 6 fields but steps=4"):
+    with pytest.raises(ValueError, match="initial contains 6 fields but steps=4"):
         problems.wave(initial=np.zeros((6, 9, 9)), speed=1.0, dt=0.01, steps=4)

@@ -72,7 +72,7 @@ def wave(
     geometry = GridGeometry(shape=tuple(grid), lengths=tuple(float(v) for v in lengths))
     if initial.ndim == 3 and int(steps) == steps and initial.shape[0] > steps + 1:
         raise ValueError(
-            f"initial holds {initial.shape[0]} fields but steps={steps} asks for only "
+            f"initial contains {initial.shape[0]} fields but steps={steps} asks for only "
             f"{int(steps) + 1}; raise steps or pass fewer fields"
         )
     return WaveProblem(

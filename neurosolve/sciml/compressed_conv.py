@@ -1,7 +1,7 @@
 """A priori compressed 2D convolutions: kernels built from 1-way filters.
 
 A full ``Conv2d`` kernel has shape ``(out, in, kh, kw)``. For each output channel ``o`` it
-holds a 3-way kernel ``W[o]`` of shape ``(in, kh, kw)``, and for each pair ``(o, i)`` a
+contains a 3-way kernel ``W[o]`` of shape ``(in, kh, kw)``, and for each pair ``(o, i)`` a
 2-way kernel ``W[o, i]`` of shape ``(kh, kw)``. Boukraichi et al. (2023) replace these
 kernels before training by sums of outer products of 1-way filters, so that the network
 starts, and stays, with few parameters. Two forms are provided:
@@ -127,9 +127,9 @@ class CompressedConv2d(nn.Module):
 
         ``nn.Conv2d`` draws kernel entries uniformly in ``[-s, s]`` with
         ``s = 1 / sqrt(in * k * k)``, so their variance is ``s^2 / 3``. Each entry of a
-        compressed kernel is a sum of ``R`` products of three (``cp``) or two (``2way``)
-        factors; drawing every factor with standard deviation
-        ``(s^2 / (3 R))^(1 / (2 m))`` for ``m`` factors matches that variance.
+        compressed kernel is a sum of ``R`` products of ``m`` factors (3 for ``cp``, 2 for
+        ``2way``). Every factor is drawn with standard deviation
+        ``(s^2 / (3 R))^(1 / (2 m))``, which gives the products that variance.
         """
         fan_in = self.in_channels * self.kernel_size**2
         variance = 1.0 / (3.0 * fan_in)

@@ -24,8 +24,6 @@ logger = logging.getLogger(__name__)
 
 HELP = "train a wave CNN (full or a priori compressed) on a wave data set"
 
-MODEL_NAMES = {"wave-cnn": None, "wave-cnn-compressed": "cp"}
-
 
 def load_wave_data(path: str | Path) -> dict[str, Any]:
     """Read a wave data set from ``neurosolve generate wave`` as float32 arrays.
@@ -184,7 +182,6 @@ def train_wave_cnn(
     train_ids, val_ids = np.flatnonzero(split == 0), np.flatnonzero(split == 1)
     if train_ids.size == 0:
         raise ValueError(f"{data} has no training samples (split 0); generate more samples")
-    held = val_ids.size
 
     model_args: dict[str, Any] = {
         "history": history, "outputs": 1, "hidden": hidden, "layers": layers,
@@ -224,7 +221,7 @@ def train_wave_cnn(
         )
 
     metrics: dict[str, Any] = {"relative_l2_one_step": relative_error}
-    val_loader = loader(val_ids, 1, False) if held else None
+    val_loader = loader(val_ids, 1, False) if val_ids.size else None
     one_step = Trainer(
         model, rollout_loss, TrainingConfig(epochs=epochs, learning_rate=learning_rate,
                                             seed=seed, progress=progress),

@@ -105,7 +105,7 @@ class _WaveSurrogate(Method):
         model, payload = load_model(path, map_location=self.device)
         if not isinstance(model, WaveCNN):
             raise ValueError(
-                f"checkpoint {str(path)!r} holds a {payload['model']!r} model, not wave-cnn"
+                f"checkpoint {str(path)!r} contains a {payload['model']!r} model, not wave-cnn"
             )
         self.model, self.payload, self.path = model, payload, str(path)
         trained = payload["provenance"].get("boundary")

@@ -327,8 +327,9 @@ def random_speed(
 ) -> np.ndarray:
     """Return a smooth random wave speed: a background plus two broad Gaussian bumps.
 
-    The background is drawn from ``bounds``, each bump has amplitude up to 0.4 of either
-    sign and width ``[0.1, 0.3]``, and the result is clipped to ``bounds``.
+    The background is drawn from ``bounds`` shrunk by 0.2 at each end. Each bump has an
+    amplitude up to 0.4 of either sign and a width in ``[0.1, 0.3]``, and the result is
+    clipped to ``bounds``.
     """
     low, high = bounds
     y, x = np.meshgrid(np.linspace(0, 1, shape[0]), np.linspace(0, 1, shape[1]), indexing="ij")
@@ -378,9 +379,9 @@ def generate_wave(
     resolution : int
         Grid points per side; the grid is ``(resolution, resolution)`` on the unit square.
     seed : int
-        Seed of the data set; sample ``i`` draws its initial state, speed and time step
-        from :func:`neurosolve.data.layout.sample_rng`, so it does not depend on the number
-        of MPI ranks.
+        Seed of the data set. Sample ``i`` draws its initial state, speed and time step
+        from :func:`neurosolve.data.layout.sample_rng`, so it does not depend on the
+        number of MPI ranks.
     out : path
         HDF5 file in the shared layout of :mod:`neurosolve.data.layout`. An unfinished
         file with the same settings is resumed.
