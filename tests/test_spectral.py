@@ -80,6 +80,12 @@ def test_fno_odd_and_nonsquare_grids(shape):
     assert out.shape == (2, 1, *shape)
 
 
+def test_tfno_3d_grid():
+    model = TFNO(hidden_channels=8, n_layers=2, n_modes=(3, 3, 3), rank=0.3)
+    out = model(torch.randn(2, 1, 8, 9, 10))
+    assert out.shape == (2, 1, 8, 9, 10)
+
+
 def test_modes_larger_than_grid_rejected():
     model = TFNO(hidden_channels=8, n_layers=1, n_modes=(12, 12))
     with pytest.raises(ValueError, match="too small for n_modes"):
