@@ -203,3 +203,16 @@ def test_operator_result_keeps_inputs(tmp_path):
         np.testing.assert_array_equal(dataset["coefficient"].values, coefficient)
         np.testing.assert_array_equal(dataset["solution"].values, result.x)
         assert dataset.attrs["problem_kind"] == "operator"
+
+
+def test_cli_solve_on_mesh_writes_xdmf(tmp_path):
+    out = tmp_path / "plate.h5"
+    code = main([
+        "solve", "--mesh", "plate-with-holes", "--resolution", "0.1", "--method", "petsc",
+        "--out", str(out), "--no-progress",
+    ])
+    assert code == 0
+    assert (tmp_path / "plate.xdmf").exists()
+    with xr.open_dataset(out, engine="h5netcdf") as dataset:
+        assert dataset["solution"].dims == ("node",)
+        assert dataset.attrs["problem"] == "poisson-plate-with-holes"

@@ -32,6 +32,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--obstacles", type=int, default=None, help="number of random box obstacles"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the obstacle placement")
+    parser.add_argument(
+        "--mesh", default=None,
+        help="unstructured mesh for poisson instead of the grid: plate-with-holes, unit-disk "
+        "or unit-square (--out then also writes an XDMF file)",
+    )
+    parser.add_argument(
+        "--resolution", type=float, default=None, help="target cell size of --mesh"
+    )
     parser.add_argument("--method", default="pcg-amg", help="method name (see neurosolve methods)")
     parser.add_argument("--rtol", type=float, default=1e-8, help="relative tolerance")
     parser.add_argument("--atol", type=float, default=0.0, help="absolute tolerance")
@@ -70,6 +78,8 @@ def build_problem(args: argparse.Namespace) -> Any:
     from .. import problems
 
     spec = args.problem
+    if spec == "poisson" and args.mesh is not None:
+        return problems.poisson(mesh=args.mesh, resolution=args.resolution)
     if spec == "poisson":
         shape = (args.n,) * args.dim
         return problems.poisson(shape=shape, obstacles=args.obstacles, seed=args.seed)
