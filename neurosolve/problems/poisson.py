@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
@@ -16,12 +16,33 @@ from ..meshes.obstacles import check_cell_mask, random_box_obstacles
 from ..solvers.problems import GridGeometry, LinearProblem
 from .poisson_assembly import FloatingRegionError, GridFields, assemble_poisson
 
+if TYPE_CHECKING:
+    from ..solvers.distributed import DistributedLinearProblem
+
 logger = logging.getLogger(__name__)
 
 SIDES = ("xmin", "xmax", "ymin", "ymax", "zmin", "zmax")
 
 # A value given for a field: a number, a grid array or a function of coordinates.
 FieldValue = float | np.ndarray | Callable[[np.ndarray], np.ndarray]
+
+
+@overload
+def poisson(
+    shape: tuple[int, ...] | None = ..., *, mesh: Any = ...,
+    coefficient: FieldValue | None = ..., source: FieldValue = ..., dirichlet: Any = ...,
+    neumann: Mapping[str, Any] | None = ..., obstacles: Any = ..., seed: int | None = ...,
+    resolution: float | None = ..., name: str | None = ..., comm: None = ...,
+) -> LinearProblem: ...
+
+
+@overload
+def poisson(
+    shape: tuple[int, ...] | None = ..., *, mesh: Any = ...,
+    coefficient: FieldValue | None = ..., source: FieldValue = ..., dirichlet: Any = ...,
+    neumann: Mapping[str, Any] | None = ..., obstacles: Any = ..., seed: int | None = ...,
+    resolution: float | None = ..., name: str | None = ..., comm: Any,
+) -> LinearProblem | DistributedLinearProblem: ...
 
 
 def poisson(
@@ -37,7 +58,7 @@ def poisson(
     resolution: float | None = None,
     name: str | None = None,
     comm: Any = None,
-) -> Any:
+) -> LinearProblem | DistributedLinearProblem:
     """Assemble ``-div(k grad u) = f`` with P1 finite elements as a linear problem.
 
     Give exactly one of ``shape`` (a structured grid on the unit square or cube) and
@@ -144,7 +165,9 @@ def poisson(
     raise ValueError("random obstacles kept cutting regions off; try another seed")
 
 
-def _distributed(shape, comm, coefficient, source, dirichlet, neumann, obstacles, name) -> Any:
+def _distributed(
+    shape, comm, coefficient, source, dirichlet, neumann, obstacles, name
+) -> DistributedLinearProblem:
     from .distributed import distributed_poisson
 
     unsupported = {
