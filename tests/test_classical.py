@@ -116,11 +116,13 @@ def test_zero_rhs_gives_zero(method, options):
     np.testing.assert_array_equal(result.x, np.zeros(problem.n))
 
 
-def test_x0_solution_stops_at_once():
+@pytest.mark.parametrize("method", ["cg", "pcg-amg", "amg"])
+def test_x0_solution_stops_at_once(method):
     problem = problems.poisson(shape=(17, 17))
     exact = solve(problem, "direct", rtol=1e-12).x
-    result = solve(problem, "pcg-amg", x0=exact, rtol=RTOL)
+    result = solve(problem, method, x0=exact, rtol=RTOL)
     assert result.iterations == 0
+    assert result.converged
 
 
 @pytest.mark.parametrize(("method", "options"), [("cg", {}), ("pcg-amg", {}), ("petsc", {})])
