@@ -29,8 +29,8 @@ Vector = np.ndarray
 # A direction is rejected when |r . d| <= this times ||r|| ||d||: it would not lower the
 # A-norm of the error by a measurable amount.
 MIN_COSINE = 1e-10
-# A stall is this many iterations in a row without the residual norm dropping below
-# STALL_FACTOR times the best one so far.
+# A block of network steps stalls when its best residual norm is not below STALL_FACTOR
+# times the best norm of the blocks before it.
 STALL_FACTOR = 0.99
 
 
@@ -99,8 +99,8 @@ def conjugate_directions(
     memory : int
         Number of previous directions each new one is A-orthogonalised against.
     stall_window : int
-        Iterations without a 1 % drop below the best residual norm that count as a stall,
-        and the number of fallback steps a stall triggers.
+        Length of the blocks of iterations that stall detection compares, and the number
+        of fallback steps a stall triggers.
     callback : callable, optional
         Called as ``callback(x)`` after each iteration.
 
@@ -120,12 +120,15 @@ def conjugate_directions(
     not reduce the A-norm of the error. That step then uses ``fallback(r)``, orthogonalised
     the same way. Exact line searches keep ``r`` orthogonal to the stored directions, so
     the fallback step reduces the A-norm error at least as much as a steepest-descent (or
-    preconditioned steepest-descent) step. A stall of ``stall_window`` iterations empties
-    the stored directions and takes the next ``stall_window`` steps along fallback
-    directions (a restart). Consecutive fallback steps A-orthogonalised against the
-    previous one are CG (or preconditioned CG) steps, so every stall is followed by
-    ``stall_window`` steps of CG started afresh, and the iteration converges for every
-    SPD ``A`` whatever the network returns.
+    preconditioned steepest-descent) step. Iterations are grouped in blocks of
+    ``stall_window``. A block of network steps whose lowest residual norm is not below
+    0.99 times the lowest of the blocks since the last restart is a stall. It empties the
+    stored directions, and the next ``stall_window`` steps follow fallback directions (a
+    restart). The first block after the start or a restart is not judged, because the
+    residual norm of an energy-minimising method may first rise. Consecutive fallback
+    steps A-orthogonalised against the previous one are CG (or preconditioned CG) steps,
+    so every stall is followed by ``stall_window`` steps of CG started afresh, and the
+    iteration converges for every SPD ``A`` whatever the network returns.
 
     References
     ----------
@@ -146,10 +149,12 @@ def conjugate_directions(
         return MethodOutput(x, 0, 0, residuals, "x0 met tol", info)
 
     history: deque[tuple[Vector, Vector, float]] = deque(maxlen=memory)
-    best, best_at = r_norm, 0
     fallback_steps = 0
+    reference: float | None = None
+    block_start, block_best, block_restarted = 0, np.inf, False
     for k in range(1, maxiter + 1):
         # 1. Direction: the network's, or the fallback when it is unusable or after a stall.
+        block_restarted |= fallback_steps > 0
         step = None if fallback_steps else _conjugate(direction(r), r, history, matvec)
         if step is None:
             if not fallback_steps:
@@ -174,15 +179,23 @@ def conjugate_directions(
         if r_norm <= threshold:
             return MethodOutput(x, 0, k, residuals, "converged", info)
 
-        # 3. Stall detection: restart from the fallback direction with an empty memory.
-        if r_norm < STALL_FACTOR * best:
-            best, best_at = r_norm, k
-        elif k - best_at >= stall_window and not fallback_steps:
+        # 3. Stall detection over blocks of stall_window steps. The residual norm of an
+        # energy-minimising method may rise for a while, so a block is compared with the
+        # blocks before it rather than with the initial residual.
+        block_best = min(block_best, r_norm)
+        if k - block_start < stall_window:
+            continue
+        if block_restarted:
+            reference = None
+        elif reference is not None and block_best > STALL_FACTOR * reference:
             info["restarts"] += 1
             history.clear()
             fallback_steps = stall_window
-            best_at = k
+            reference = None
             logger.debug("stall at iteration %d (residual %.3g): restarting", k, r_norm)
+        else:
+            reference = block_best if reference is None else min(reference, block_best)
+        block_start, block_best, block_restarted = k, np.inf, False
 
     return MethodOutput(x, maxiter, maxiter, residuals, f"reached maxiter={maxiter}", info)
 
