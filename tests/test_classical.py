@@ -116,13 +116,15 @@ def test_zero_rhs_gives_zero(method, options):
     np.testing.assert_array_equal(result.x, np.zeros(problem.n))
 
 
-@pytest.mark.parametrize("method", ["cg", "pcg-amg", "amg"])
+@pytest.mark.parametrize("method", ["cg", "pcg-jacobi", "pcg-amg", "amg", "petsc"])
 def test_x0_solution_stops_at_once(method):
     problem = problems.poisson(shape=(17, 17))
     exact = solve(problem, "direct", rtol=1e-12).x
     result = solve(problem, method, x0=exact, rtol=RTOL)
     assert result.iterations == 0
     assert result.converged
+    assert len(result.residuals) == 1
+    assert result.residuals[0] <= RTOL
 
 
 @pytest.mark.parametrize(("method", "options"), [("cg", {}), ("pcg-amg", {}), ("petsc", {})])

@@ -156,9 +156,13 @@ class PETScKSP(Method):
         ksp.cancelMonitor()
 
         solution = x.array.copy()
-        # The last recorded norm is the recursively updated one; report the true one.
-        residuals = [norm / b_norm for norm in history[:-1]] or [1.0]
-        residuals.append(true_norm / b_norm)
+        # The last recorded norm is the recursively updated one, so report the true one.
+        residuals = [norm / b_norm for norm in history]
+        if residuals:
+            residuals[-1] = true_norm / b_norm
+        else:  # preonly (LU) records no norms
+            initial = 1.0 if x0 is None else problem.residual_norm(x0) / b_norm
+            residuals = [initial, true_norm / b_norm]
         message = _reason_name(PETSc, reason)
         info = {"ksp_type": ksp.getType(), "pc_type": ksp.getPC().getType(), "reason": message}
         if reason > 0:
