@@ -16,6 +16,8 @@ TRAIN_TARGETS: dict[str, str] = {
     "tfno": "neurosolve.sciml.train_operators",
     "mg-tfno": "neurosolve.sciml.train_operators",
     "mgno": "neurosolve.sciml.train_operators",
+    "wave-cnn": "neurosolve.sciml.train_wave",
+    "wave-cnn-compressed": "neurosolve.sciml.train_wave",
     "olinear": "neurosolve.sciml.train_forecast",
     "linear": "neurosolve.sciml.train_forecast",
     "dcdm": "neurosolve.sciml.dcdm.train",
