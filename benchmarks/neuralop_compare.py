@@ -40,9 +40,9 @@ OUR_MODES = (8, 9)
 
 
 def their_model() -> torch.nn.Module:
-    from neuralop.models import TFNO as TheirTFNO
+    from neuralop import models
 
-    return TheirTFNO(in_channels=1, out_channels=1, **THEIR_SETTINGS)
+    return models.TFNO(in_channels=1, out_channels=1, **THEIR_SETTINGS)
 
 
 def our_model(target_parameters: int) -> tuple[torch.nn.Module, dict]:
@@ -89,6 +89,22 @@ def train_and_test(model, fields, tests, epochs, batch_size, seed) -> dict:
     return results
 
 
+def interleaved_step_seconds(models: dict, batch_size: int, repeats: int = 12) -> dict:
+    """Return the median CPU seconds of one forward and backward pass per model.
+
+    The models alternate step by step, so both see the same load on a shared machine, and
+    CPU time (not wall time) is measured. The first two steps of each are discarded.
+    """
+    x = torch.randn(batch_size, 1, 16, 16)
+    times: dict[str, list[float]] = {label: [] for label in models}
+    for _ in range(repeats):
+        for label, model in models.items():
+            start = time.process_time()
+            model(x).square().mean().backward()
+            times[label].append(time.process_time() - start)
+    return {label: float(np.median(values[2:])) for label, values in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="folder with darcy_train_16.pt etc.")
@@ -118,12 +134,20 @@ def main() -> None:
                                      args.seed)
         rows[label]["wall_seconds"] = time.perf_counter() - start
 
+    steps = interleaved_step_seconds({label: m for label, m in
+                                      (("neurosolve TFNO", ours), ("neuraloperator TFNO", theirs))},
+                                     args.batch_size)
+    for label, seconds in steps.items():
+        rows[label]["cpu_seconds_per_step"] = seconds
+
     print(f"train 1000 samples at 16x16, {args.epochs} epochs, batch {args.batch_size}, "
           f"torch threads {args.threads}; our settings {our_args}; theirs {THEIR_SETTINGS}\n")
-    print("| model | parameters | s / epoch | L2 test 16 | H1 test 16 | L2 test 32 | H1 test 32 |")
-    print("|---|---|---|---|---|---|---|")
+    print("| model | parameters | s / epoch (wall) | CPU s / step (interleaved) | L2 test 16 | "
+          "H1 test 16 | L2 test 32 | H1 test 32 |")
+    print("|---|---|---|---|---|---|---|---|")
     for label, r in rows.items():
         print(f"| {label} | {r['parameters']:,} | {r['seconds_per_epoch']:.2f} | "
+              f"{r['cpu_seconds_per_step']:.3f} | "
               f"{r['l2_16']:.4f} | {r['h1_16']:.4f} | {r['l2_32']:.4f} | {r['h1_32']:.4f} |")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
