@@ -185,6 +185,9 @@ class OLinear(nn.Module):
     carry them. Input and output have shape ``(batch, time, channels)``.
     """
 
+    basis_in: torch.Tensor
+    basis_out: torch.Tensor
+
     def __init__(
         self,
         seq_len: int,
