@@ -86,6 +86,10 @@ def save_checkpoint(
     os.close(handle)
     try:
         torch.save(payload, tmp)
+        # mkstemp creates the file private (0600); give it the permissions of a normal file.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -5,7 +5,7 @@ standardised series (see :mod:`neurosolve.data.timeseries`). The epoch with the 
 validation loss is kept, as the authors' early stopping does. Test metrics are MSE and
 MAE on the standardised test split over every window, with no window dropped.
 
-Importing this module imports torch, because :mod:`neurosolve.sciml` does.
+torch is imported inside the functions, so the command line can list this target without it.
 """
 
 from __future__ import annotations
@@ -22,9 +22,6 @@ from typing import Any
 import numpy as np
 
 from ..data.timeseries import ForecastData, WindowDataset, load_forecast_csv
-
-# Importing the model modules registers them, so load_model can rebuild their checkpoints.
-from . import dlinear, olinear  # noqa: F401
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +85,8 @@ def make_model(
     method: str, seq_len: int, pred_len: int, channels: int, **model_args: Any
 ) -> tuple[Any, dict[str, Any]]:
     """Build the model behind ``method``; return it and its full constructor arguments."""
+    # Importing the model modules registers them with build_model.
+    from . import dlinear, olinear  # noqa: F401
     from .checkpoints import build_model
 
     if method not in MODELS:
