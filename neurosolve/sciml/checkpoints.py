@@ -9,6 +9,7 @@ and free-form provenance. :func:`load_model` rebuilds the model from it alone.
 from __future__ import annotations
 
 import datetime
+import importlib
 import os
 import tempfile
 from pathlib import Path
@@ -22,6 +23,18 @@ FORMAT = "neurosolve-checkpoint/1"
 WEIGHTS_DIR = Path(__file__).with_name("weights")
 
 _MODELS: dict[str, type[torch.nn.Module]] = {}
+
+# Modules whose import registers the package's models; loaded when a name is not yet known,
+# so load_model works on any shipped checkpoint without the caller importing the model.
+MODEL_MODULES: tuple[str, ...] = (
+    "neurosolve.sciml.fno",
+    "neurosolve.sciml.mg_tfno",
+    "neurosolve.sciml.mgno",
+    "neurosolve.sciml.dcdm.model",
+    "neurosolve.sciml.dlinear",
+    "neurosolve.sciml.olinear",
+    "neurosolve.sciml.wave_cnn",
+)
 
 
 def register_model(name: str):
@@ -39,6 +52,9 @@ def register_model(name: str):
 
 def build_model(name: str, **model_args: Any) -> torch.nn.Module:
     """Instantiate a registered model class."""
+    if name not in _MODELS:
+        for module in MODEL_MODULES:
+            importlib.import_module(module)
     try:
         cls = _MODELS[name]
     except KeyError:
