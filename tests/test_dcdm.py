@@ -9,6 +9,7 @@ import scipy.sparse as sp
 torch = pytest.importorskip("torch")
 
 from neurosolve import ConvergenceWarning, LinearProblem, solve  # noqa: E402
+from neurosolve.sciml.checkpoints import WEIGHTS_DIR as WEIGHTS  # noqa: E402
 from neurosolve.sciml.checkpoints import load_model, save_checkpoint  # noqa: E402
 from neurosolve.sciml.dcdm.direction import (  # noqa: E402
     NetworkDirection,
@@ -224,3 +225,9 @@ def test_rejects_missing_cuda():
         pytest.skip("a CUDA device is present")
     with pytest.raises(ValueError, match="no CUDA device"):
         solve(grid_poisson_problem((9, 9)), method="dcdm", device="cuda")
+
+
+def test_rejects_checkpoint_of_other_method():
+    checkpoint = str(WEIGHTS / "dcdm-2d.pt")
+    with pytest.raises(ValueError, match="2 input channels, but dcdm-mg needs 3"):
+        solve(grid_poisson_problem((9, 9)), method="dcdm-mg", checkpoint=checkpoint)

@@ -244,10 +244,11 @@ class _DeepConjugateDirections(Method):
                 f"is {dim}D; pass a checkpoint trained with --dim {dim}"
             )
         channels = 3 if self.uses_multigrid else 2
-        if model.lift.in_channels != channels:
+        found = getattr(getattr(model, "lift", None), "in_channels", None)
+        if found != channels:
             raise ValueError(
-                f"checkpoint {str(path)!r} contains a network with {model.lift.in_channels} "
-                f"input channels, but {self.name} needs {channels}; train it with "
+                f"checkpoint {str(path)!r} contains a network with {found} input channels, "
+                f"but {self.name} needs {channels}; train it with "
                 f"'neurosolve train {self.name}'"
             )
         return model, str(path)

@@ -124,7 +124,6 @@ class Level:
 
     A: sp.csr_matrix
     P: sp.csr_matrix | None = None
-    inverse_diagonal: np.ndarray | None = None
 
 
 def _coarsen(
@@ -215,8 +214,7 @@ class GeometricMultigrid:
             self.levels[-1].P = P
             self.levels.append(Level(A))
             self.shapes.append(shape)
-        for level in self.levels[:-1]:
-            level.inverse_diagonal = 1.0 / level.A.diagonal()
+        self._inverse_diagonals = [1.0 / level.A.diagonal() for level in self.levels]
         self._coarse_lu = splu(self.levels[-1].A.tocsc())
         sizes = [f"{s} ({lv.A.shape[0]})" for s, lv in zip(self.shapes, self.levels, strict=True)]
         logger.debug("gmg hierarchy: %s", ", ".join(sizes))
@@ -226,24 +224,25 @@ class GeometricMultigrid:
         """Total non-zeros of all level operators divided by those of the finest one."""
         return sum(level.A.nnz for level in self.levels) / self.levels[0].A.nnz
 
-    def _smooth(self, level: Level, x: np.ndarray, b: np.ndarray, sweep: str) -> None:
+    def _smooth(self, index: int, x: np.ndarray, b: np.ndarray, sweep: str) -> None:
+        A = self.levels[index].A
         if self.smoother == "gauss-seidel":
             from pyamg.relaxation.relaxation import gauss_seidel
 
-            gauss_seidel(level.A, x, b, iterations=self.sweeps, sweep=sweep)
+            gauss_seidel(A, x, b, iterations=self.sweeps, sweep=sweep)
             return
         for _ in range(self.sweeps):
-            x += self.jacobi_weight * level.inverse_diagonal * (b - level.A @ x)
+            x += self.jacobi_weight * self._inverse_diagonals[index] * (b - A @ x)
 
     def _cycle(self, index: int, b: np.ndarray) -> np.ndarray:
         level = self.levels[index]
-        if index == len(self.levels) - 1:
+        if level.P is None:
             return self._coarse_lu.solve(b)
         x = np.zeros_like(b)
-        self._smooth(level, x, b, "forward")
+        self._smooth(index, x, b, "forward")
         coarse = self._cycle(index + 1, level.P.T @ (b - level.A @ x))
         x += level.P @ coarse
-        self._smooth(level, x, b, "backward")
+        self._smooth(index, x, b, "backward")
         return x
 
     def vcycle(self, r: np.ndarray) -> np.ndarray:

@@ -9,9 +9,10 @@ from torch.nn import functional as F
 from ..checkpoints import register_model
 
 
-def _conv(dim: int, inputs: int, outputs: int, kernel: int) -> nn.Module:
-    layer = nn.Conv2d if dim == 2 else nn.Conv3d
-    return layer(inputs, outputs, kernel, padding=kernel // 2)
+def _conv(dim: int, inputs: int, outputs: int, kernel: int) -> nn.Conv2d | nn.Conv3d:
+    if dim == 2:
+        return nn.Conv2d(inputs, outputs, kernel, padding=kernel // 2)
+    return nn.Conv3d(inputs, outputs, kernel, padding=kernel // 2)
 
 
 class ResidualBlock(nn.Module):
@@ -88,7 +89,8 @@ class DCDMNet(nn.Module):
         self.project = _conv(dim, channels, 1, 1)
         if correct_channel is not None:
             nn.init.zeros_(self.project.weight)
-            nn.init.zeros_(self.project.bias)
+            if self.project.bias is not None:
+                nn.init.zeros_(self.project.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         grid = x.shape[2:]

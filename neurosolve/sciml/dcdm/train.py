@@ -101,7 +101,8 @@ def _build_group(args: argparse.Namespace, n: int, layout: int, rng: np.random.G
         vcycle = torch.from_numpy(v_grid).reshape(args.samples, 1, *geometry.shape)
 
     A_grid = torch.sparse_coo_tensor(
-        np.stack([index[A.row], index[A.col]]), A.data.astype(np.float32), (size, size),
+        torch.as_tensor(np.stack([index[A.row], index[A.col]])),
+        torch.as_tensor(A.data, dtype=torch.float32), (size, size),
         check_invariants=True,
     ).coalesce()
     mask = torch.zeros(size)
