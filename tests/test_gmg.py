@@ -6,7 +6,7 @@ import scipy.sparse as sp
 
 from neurosolve import LinearProblem, solve
 from neurosolve.sciml.dcdm.grid import grid_poisson_problem, random_box_obstacles
-from neurosolve.solvers.gmg import GeometricMultigrid, interpolation_1d
+from neurosolve.solvers.gmg import GeometricMultigrid, coarse_points_1d, interpolation_1d
 from neurosolve.solvers.problems import GridGeometry
 
 
@@ -72,10 +72,11 @@ def test_jacobi_smoother_converges():
 def test_interpolation_reproduces_linears():
     for n in (5, 8, 9, 12):
         P = interpolation_1d(n)
-        coarse = P.shape[1]
-        kept = np.flatnonzero(np.asarray(P.max(axis=1).todense()).ravel() == 1.0)
-        assert coarse == len(kept)
-        np.testing.assert_allclose(P @ kept.astype(float), np.arange(n), atol=1e-14)
+        positions = coarse_points_1d(n)
+        assert positions[0] == 0
+        assert positions[-1] == n - 1
+        np.testing.assert_array_equal(P[positions].toarray(), np.eye(len(positions)))
+        np.testing.assert_allclose(P @ positions.astype(float), np.arange(n), atol=1e-14)
 
 
 def test_gmg_on_dolfinx_poisson():
