@@ -16,13 +16,13 @@ from neurosolve.sciml.training import Trainer, TrainingConfig
 from neurosolve.sciml.wave_cnn import WaveCNN, rollout
 
 
-@pytest.mark.parametrize("form", ["cp", "2way"])
+@pytest.mark.parametrize("form", ["cp", "2way", "2way-shared"])
 @pytest.mark.parametrize("in_channels", [3, 8])
 def test_full_rank_reproduces_kernel(form, in_channels):
     torch.manual_seed(0)
     dense = torch.nn.Conv2d(in_channels, 6, 5, padding=2).double()
     layer = CompressedConv2d.from_dense(dense.weight, dense.bias, form=form)
-    assert layer.rank == full_rank(form, 5)
+    assert layer.rank == full_rank(form, 5, in_channels, 6)
     torch.testing.assert_close(layer.to_dense(), dense.weight, rtol=0, atol=1e-13)
     x = torch.randn(2, in_channels, 11, 9, dtype=torch.float64)
     layer.execution = "factored"
@@ -39,7 +39,24 @@ def test_low_rank_2way_is_svd_truncation():
     torch.testing.assert_close(error, expected, rtol=1e-10, atol=0)
 
 
-@pytest.mark.parametrize("form", ["cp", "2way"])
+def test_low_rank_shared_is_svd_truncation():
+    torch.manual_seed(1)
+    weight = torch.randn(4, 3, 5, 5, dtype=torch.float64)
+    layer = CompressedConv2d.from_dense(weight, rank=6, form="2way-shared")
+    # Shared filters truncate the kernel unfolded over (in, row) x (out, column).
+    singular = torch.linalg.svdvals(weight.permute(1, 2, 0, 3).reshape(15, 20))
+    expected = singular[6:].pow(2).sum().sqrt()
+    error = (layer.to_dense() - weight).norm()
+    torch.testing.assert_close(error, expected, rtol=1e-10, atol=0)
+
+
+def test_shared_full_rank_needs_channels():
+    assert full_rank("2way-shared", 5, 3, 8) == 15
+    with pytest.raises(ValueError, match="in_channels and out_channels"):
+        full_rank("2way-shared", 5)
+
+
+@pytest.mark.parametrize("form", ["cp", "2way", "2way-shared"])
 def test_factored_and_dense_paths_agree(form):
     torch.manual_seed(2)
     layer = CompressedConv2d(4, 5, 3, rank=2, form=form).double()
@@ -60,9 +77,21 @@ def test_compressed_parameter_count_formula():
     assert compressed_parameter_count(8, 8, 5, 1, "2way") == 8 * 8 * 1 * 10 + 8
 
 
-def test_default_compression_saves_3x():
+def test_shared_parameter_count_formula():
+    model = WaveCNN(history=4, hidden=8, layers=3, kernel_size=5, compression="2way-shared",
+                    rank=3)
+    # Each layer has rank * k * (in + out) + out parameters: a (k, 1) convolution from in
+    # to rank channels and a (1, k) convolution from rank to out channels.
+    by_hand = (3 * 5 * (9 + 8) + 8) + (3 * 5 * (8 + 8) + 8) + (3 * 5 * (8 + 1) + 1)
+    assert model.parameter_count() == by_hand
+    assert model.expected_parameter_count() == by_hand
+    assert model.memory_bytes() == 4 * by_hand
+
+
+@pytest.mark.parametrize(("form", "rank"), [("cp", 4), ("2way-shared", 16)])
+def test_default_compression_saves_3x(form, rank):
     full = WaveCNN()
-    compressed = WaveCNN(compression="cp")
+    compressed = WaveCNN(compression=form, rank=rank)
     assert full.parameter_count() == full.expected_parameter_count()
     assert full.parameter_count() >= 3 * compressed.parameter_count()
 
@@ -100,11 +129,11 @@ def train_small(seed: int, compression: str | None, epochs: int) -> tuple[WaveCN
     return model, {"before": before, "after": after}
 
 
-@pytest.mark.parametrize("compression", [None, "cp"])
+@pytest.mark.parametrize("compression", [None, "cp", "2way-shared"])
 def test_seeded_model_overfits_few_steps(compression):
     _, losses = train_small(0, compression, epochs=40)
     # Training starts from the leapfrog extrapolation and must beat it by far; measured
-    # ratios were 0.010 (dense) and 0.032 (cp).
+    # ratios were 0.010 (dense), 0.032 (cp) and 0.027 (2way-shared).
     assert losses["after"] < 0.1 * losses["before"]
 
 

@@ -4,7 +4,7 @@ A full ``Conv2d`` kernel has shape ``(out, in, kh, kw)``. For each output channe
 contains a 3-way kernel ``W[o]`` of shape ``(in, kh, kw)``, and for each pair ``(o, i)`` a
 2-way kernel ``W[o, i]`` of shape ``(kh, kw)``. Boukraichi et al. (2023) replace these
 kernels before training by sums of outer products of 1-way filters, so that the network
-starts, and stays, with few parameters. Two forms are provided:
+starts, and stays, with few parameters. Three forms are provided:
 
 - ``form="cp"``: each 3-way kernel is a rank-``R`` canonical polyadic sum
   ``W[o] = sum_r a[o, r] (x) b[o, r] (x) c[o, r]`` with ``a`` over input channels, ``b``
@@ -13,13 +13,25 @@ starts, and stays, with few parameters. Two forms are provided:
 - ``form="2way"``: each 2-way kernel is a rank-``R`` product
   ``W[o, i] = sum_r b[o, i, r] c[o, i, r]^T``. Parameters: ``out * in * R * (kh + kw)``.
   Rank ``min(kh, kw)`` represents every kernel.
+- ``form="2way-shared"``: every 2-way kernel is a rank-``R`` product whose column
+  filters are shared by all output channels and whose row filters are shared by all
+  input channels, ``W[o, i] = sum_r b[r, i] c[o, r]^T``. The layer is then a ``(kh, 1)``
+  convolution from ``in`` to ``R`` channels followed by a ``(1, kw)`` convolution from
+  ``R`` to ``out`` channels. Parameters: ``R * (in * kh + out * kw)``. Rank
+  ``min(in * kh, out * kw)`` represents every kernel.
+
+The ``cp`` and ``2way`` forms factorise each kernel on its own, as Boukraichi et al. do.
+``2way-shared`` shares the filters between kernels, as in the spatially separable
+low-rank layers of Jaderberg, Vedaldi and Zisserman (2014). It is not the paper's form,
+but its factored path is two ordinary convolutions, which oneDNN runs fast on the CPU.
 
 The parameters are always the factors. The attribute ``execution`` chooses how the
 convolution is computed from them:
 
 - ``"factored"`` never builds the dense kernel. The ``cp`` form runs a 1x1 convolution, a
   depthwise column and a depthwise row convolution, and sums the rank terms. The ``2way``
-  form runs a grouped column convolution and a grouped row convolution. This path has
+  form runs a grouped column convolution and a grouped row convolution. The
+  ``2way-shared`` form runs a ``(k, 1)`` and a ``(1, k)`` convolution. This path has
   the fewest operations.
 - ``"dense"`` builds the ``(out, in, k, k)`` kernel from the factors (an einsum, cheap
   beside the convolution) and calls one dense convolution. Gradients still reach only
@@ -27,13 +39,17 @@ convolution is computed from them:
   one, their backward pass in particular: on 64x64 fields with 32 channels, a training
   epoch of the wave CNN took about 13 times longer on the factored path (PyTorch 2.14).
 - ``"auto"`` (the default) uses the dense path in training mode and the factored one in
-  evaluation mode.
+  evaluation mode, except for ``2way-shared``, whose factored path is used in both
+  because its two convolutions are dense ones.
 
 References
 ----------
 H. Boukraichi, N. Akkari, F. Casenave, D. Ryckelynck, "A priori compression of
 convolutional neural networks for wave simulators", Engineering Applications of
 Artificial Intelligence, 2023 (arXiv:2304.04964).
+
+M. Jaderberg, A. Vedaldi, A. Zisserman, "Speeding up convolutional neural networks with
+low rank expansions", British Machine Vision Conference, 2014.
 """
 
 from __future__ import annotations
@@ -44,13 +60,33 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-FORMS = ("cp", "2way")
+FORMS = ("cp", "2way", "2way-shared")
 
 
-def full_rank(form: str, kernel_size: int) -> int:
-    """Return the smallest rank at which a compressed kernel can represent any dense one."""
+def full_rank(
+    form: str, kernel_size: int, in_channels: int | None = None, out_channels: int | None = None
+) -> int:
+    """Return the smallest rank at which a compressed kernel can represent any dense one.
+
+    The ``2way-shared`` form needs ``in_channels`` and ``out_channels``, because its
+    filters are shared between kernels. The other forms ignore them.
+
+    Raises
+    ------
+    ValueError
+        If ``form`` is unknown, or it is ``2way-shared`` and a channel count is missing.
+    """
     _check_form(form)
-    return kernel_size * kernel_size if form == "cp" else kernel_size
+    if form == "cp":
+        return kernel_size * kernel_size
+    if form == "2way":
+        return kernel_size
+    if in_channels is None or out_channels is None:
+        raise ValueError(
+            "the full rank of form '2way-shared' depends on the channels: pass in_channels "
+            f"and out_channels (got {in_channels} and {out_channels})"
+        )
+    return min(in_channels, out_channels) * kernel_size
 
 
 def compressed_parameter_count(
@@ -60,8 +96,10 @@ def compressed_parameter_count(
     _check_form(form)
     if form == "cp":
         count = out_channels * rank * (in_channels + 2 * kernel_size)
-    else:
+    elif form == "2way":
         count = out_channels * in_channels * rank * 2 * kernel_size
+    else:
+        count = rank * kernel_size * (in_channels + out_channels)
     return count + (out_channels if bias else 0)
 
 
@@ -77,9 +115,9 @@ class CompressedConv2d(nn.Module):
         has the input's spatial shape, like ``nn.Conv2d(..., padding=k // 2)``.
     rank : int
         Number of rank-one terms ``R`` per kernel; see the module notes for the counts.
-    form : {"cp", "2way"}
-        Which kernels are factorised: the 3-way kernel of each output channel, or the
-        2-way kernel of each channel pair.
+    form : {"cp", "2way", "2way-shared"}
+        Which kernels are factorised: the 3-way kernel of each output channel, the
+        2-way kernel of each channel pair, or all 2-way kernels with shared filters.
     bias : bool
         Add a learned bias per output channel.
 
@@ -115,9 +153,13 @@ class CompressedConv2d(nn.Module):
             self.channel_factor = nn.Parameter(torch.empty(out_channels, rank, in_channels))
             self.column_factor = nn.Parameter(torch.empty(out_channels, rank, k))
             self.row_factor = nn.Parameter(torch.empty(out_channels, rank, k))
-        else:
+        elif form == "2way":
             self.column_factor = nn.Parameter(torch.empty(out_channels, in_channels, rank, k))
             self.row_factor = nn.Parameter(torch.empty(out_channels, in_channels, rank, k))
+        else:
+            # Stored as the kernels of the two convolutions, (R, in, k, 1) and (out, R, 1, k).
+            self.column_factor = nn.Parameter(torch.empty(rank, in_channels, k, 1))
+            self.row_factor = nn.Parameter(torch.empty(out_channels, rank, 1, k))
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
         self.execution = "auto"
         self.reset_parameters()
@@ -149,12 +191,17 @@ class CompressedConv2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         execution = self.execution
         if execution == "auto":
-            execution = "dense" if self.training else "factored"
+            dense = self.training and self.form != "2way-shared"
+            execution = "dense" if dense else "factored"
         if execution == "dense":
             return F.conv2d(x, self.to_dense(), self.bias, padding=self.kernel_size // 2)
         if self.form == "cp":
             return self._forward_cp(x)
-        return self._forward_2way(x)
+        if self.form == "2way":
+            return self._forward_2way(x)
+        pad = self.kernel_size // 2
+        y = F.conv2d(x, self.column_factor, padding=(pad, 0))
+        return F.conv2d(y, self.row_factor, self.bias, padding=(0, pad))
 
     def _forward_cp(self, x: torch.Tensor) -> torch.Tensor:
         out, rank, k = self.out_channels, self.rank, self.kernel_size
@@ -191,7 +238,9 @@ class CompressedConv2d(nn.Module):
             return torch.einsum(
                 "ori,orp,orq->oipq", self.channel_factor, self.column_factor, self.row_factor
             )
-        return torch.einsum("oirp,oirq->oipq", self.column_factor, self.row_factor)
+        if self.form == "2way":
+            return torch.einsum("oirp,oirq->oipq", self.column_factor, self.row_factor)
+        return torch.einsum("rip,orq->oipq", self.column_factor[..., 0], self.row_factor[:, :, 0])
 
     @classmethod
     def from_dense(
@@ -211,7 +260,7 @@ class CompressedConv2d(nn.Module):
         bias : Tensor, shape (out,), optional
         rank : int, optional
             Rank of the result; defaults to :func:`full_rank`.
-        form : {"cp", "2way"}
+        form : {"cp", "2way", "2way-shared"}
 
         Returns
         -------
@@ -222,6 +271,8 @@ class CompressedConv2d(nn.Module):
         -----
         The ``2way`` factors come from the singular value decomposition of each 2-way
         kernel, so a truncated rank gives the best approximation in the Frobenius norm.
+        The ``2way-shared`` factors come from the SVD of the whole kernel unfolded as
+        ``(in * k, out * k)``, which is again the best approximation at a truncated rank.
         The ``cp`` factors come from the SVD of each 3-way kernel unfolded as
         ``(in * k, k)``, whose left singular vectors are again split by an SVD into
         channel and column filters. The terms are kept in order of their singular value
@@ -230,13 +281,17 @@ class CompressedConv2d(nn.Module):
         out, inp, kh, kw = weight.shape
         if kh != kw:
             raise ValueError(f"weight must have a square kernel, got shape {tuple(weight.shape)}")
-        rank = full_rank(form, kh) if rank is None else rank
+        rank = full_rank(form, kh, inp, out) if rank is None else rank
         layer = cls(inp, out, kh, rank=rank, form=form, bias=bias is not None)
         layer = layer.to(dtype=weight.dtype, device=weight.device)
         weight = weight.detach().to(torch.float64)
         with torch.no_grad():
             if form == "2way":
                 columns, rows = _split_2way(weight, rank)
+                layer.column_factor.copy_(columns)
+                layer.row_factor.copy_(rows)
+            elif form == "2way-shared":
+                columns, rows = _split_2way_shared(weight, rank)
                 layer.column_factor.copy_(columns)
                 layer.row_factor.copy_(rows)
             else:
@@ -264,6 +319,20 @@ def _split_2way(weight: torch.Tensor, rank: int) -> tuple[torch.Tensor, torch.Te
     rows = torch.zeros(out, inp, rank, k, dtype=weight.dtype)
     columns[:, :, :used] = (U[..., :used] * root[..., None, :]).transpose(-1, -2)
     rows[:, :, :used] = Vh[..., :used, :] * root[..., :, None]
+    return columns, rows
+
+
+def _split_2way_shared(weight: torch.Tensor, rank: int) -> tuple[torch.Tensor, torch.Tensor]:
+    out, inp, k, _ = weight.shape
+    # W[o, i, p, q] as a matrix over rows (i, p) and columns (o, q).
+    unfolded = weight.permute(1, 2, 0, 3).reshape(inp * k, out * k)
+    U, S, Vh = torch.linalg.svd(unfolded, full_matrices=False)
+    used = min(rank, S.shape[0])
+    root = S[:used].sqrt()
+    columns = torch.zeros(rank, inp, k, 1, dtype=weight.dtype)
+    rows = torch.zeros(out, rank, 1, k, dtype=weight.dtype)
+    columns[:used, :, :, 0] = (U[:, :used] * root).T.reshape(used, inp, k)
+    rows[:, :used, 0, :] = (Vh[:used] * root[:, None]).reshape(used, out, k).transpose(0, 1)
     return columns, rows
 
 

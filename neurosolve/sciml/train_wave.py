@@ -253,7 +253,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="HDF5 file from `neurosolve generate wave`")
     parser.add_argument("--out", help="checkpoint to write (default: <model>.pt)")
     parser.add_argument("--rank", type=int, default=4, help="rank of compressed kernels")
-    parser.add_argument("--form", choices=["cp", "2way"], default="cp",
+    parser.add_argument("--form", choices=["cp", "2way", "2way-shared"], default="cp",
                         help="compressed kernel form (wave-cnn-compressed only)")
     parser.add_argument("--hidden", type=int, default=32, help="hidden channels")
     parser.add_argument("--layers", type=int, default=4, help="convolution layers")
