@@ -22,6 +22,7 @@ import argparse
 import json
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -46,9 +47,19 @@ def seconds_per_call(function, repeats: int) -> float:
 
 
 def epoch_seconds(payload: dict, phase: str) -> float:
-    """Return the mean wall-clock seconds of the one-step or the rollout training epochs."""
+    """Return the mean wall-clock seconds of the one-step or the rollout training epochs.
+
+    A checkpoint trained with ``--init`` and ``--epochs 0`` has no one-step epochs of its
+    own, so the one-step epochs are read from its ``init`` checkpoint when that file
+    still exists. The rollout epochs are the checkpoint's own.
+    """
     if phase == "one_step":
         history = payload["provenance"].get("one_step_history", [])
+        init = payload["provenance"].get("init")
+        if not history and init and Path(init).exists():
+            from neurosolve.sciml.checkpoints import load_checkpoint
+
+            return epoch_seconds(load_checkpoint(init), "one_step")
     else:
         history = payload["extra"].get("history", [])
     seconds = [float(h["seconds"]) for h in history]

@@ -2,8 +2,8 @@
 
 :class:`WaveCNN` maps the last ``history`` fields of a simulation and the local Courant
 number ``c dt / h`` to the next ``outputs`` fields. With ``compression=None`` its layers
-are ``nn.Conv2d``; with ``compression="cp"`` or ``"2way"`` every layer is the
-:class:`~neurosolve.sciml.compressed_conv.CompressedConv2d` of the same shape, so the two
+are ``nn.Conv2d``. With ``compression="cp"``, ``"2way"`` or ``"2way-shared"`` every layer
+is the :class:`~neurosolve.sciml.compressed_conv.CompressedConv2d` of the same shape, so the two
 networks differ only in how their kernels are parameterised (Boukraichi et al., 2023).
 
 Two fixed operations wrap the learned layers. The input fields are divided by their
@@ -47,7 +47,7 @@ class WaveCNN(nn.Module):
         Number of convolution layers (at least 2), with GELU between them.
     kernel_size : int
         Odd kernel width of every layer.
-    compression : {None, "cp", "2way"}
+    compression : {None, "cp", "2way", "2way-shared"}
         None for dense kernels; otherwise the compressed form of every layer.
     rank : int
         Rank of the compressed kernels; ignored when ``compression`` is None.
