@@ -34,6 +34,13 @@ def init_distributed() -> bool:
     return True
 
 
+def shutdown_distributed() -> None:
+    """Leave the process group; without it gloo can abort the process at interpreter exit."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def is_distributed() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 

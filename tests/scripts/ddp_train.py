@@ -9,7 +9,12 @@ import sys
 
 import torch
 
-from neurosolve.sciml.distributed import init_distributed, is_main_process, make_loader
+from neurosolve.sciml.distributed import (
+    init_distributed,
+    is_main_process,
+    make_loader,
+    shutdown_distributed,
+)
 from neurosolve.sciml.training import Trainer, TrainingConfig, seed_everything, supervised_loss
 
 
@@ -35,6 +40,7 @@ def main(out: str) -> None:
     if is_main_process():
         with open(out, "w") as handle:
             json.dump(history, handle)
+    shutdown_distributed()
 
 
 if __name__ == "__main__":
