@@ -2,13 +2,17 @@
 
 Each trainable model has a module that defines ``add_arguments(parser)`` and
 ``run(args) -> int``; :data:`TRAIN_TARGETS` maps the model name to that module. The
-modules import torch only inside ``run``.
+modules import torch only inside ``run``. Under ``torchrun --nproc_per_node N`` every target
+trains data-parallel over the N processes.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
+import os
+from collections.abc import Callable
 
 # Model name -> module defining add_arguments(parser) and run(args).
 TRAIN_TARGETS: dict[str, str] = {
@@ -32,4 +36,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         target = importlib.import_module(module)
         sub = targets.add_parser(name, help=getattr(target, "HELP", f"train {name}"))
         target.add_arguments(sub)
-        sub.set_defaults(func=target.run)
+        sub.set_defaults(func=functools.partial(_run_target, target.run))
+
+
+def _run_target(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a training target, inside a torch process group when torchrun started several ranks.
+
+    The shared trainer then wraps the model in DistributedDataParallel, gives each rank its
+    share of every batch and writes checkpoints from rank 0.
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return run(args)
+    from ..sciml.distributed import init_distributed, shutdown_distributed
+
+    init_distributed()
+    try:
+        return run(args)
+    finally:
+        shutdown_distributed()

@@ -16,7 +16,7 @@ import os
 
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, SequentialSampler
 from torch.utils.data.distributed import DistributedSampler
 
 logger = logging.getLogger(__name__)
@@ -94,6 +94,38 @@ def make_loader(
     )
     return DataLoader(
         dataset, batch_size=batch_size // replicas, sampler=sampler, num_workers=num_workers
+    )
+
+
+def distribute_loader(loader: DataLoader, seed: int = 0) -> DataLoader:
+    """Return a loader that gives this rank its share of ``loader``'s data.
+
+    Under torchrun, a plain loader would feed every rank the whole data set. Its batch size
+    is split over the ranks, so the global batch stays the same; shuffling is kept unless
+    the loader read its data in order. A loader that already uses a
+    ``DistributedSampler``, and every loader in a one-process run, is returned as is.
+
+    Raises
+    ------
+    ValueError
+        If the batch size is not divisible by the number of ranks.
+    """
+    if not is_distributed() or isinstance(loader.sampler, DistributedSampler):
+        return loader
+    replicas = world_size()
+    batch_size = loader.batch_size or 1
+    if batch_size % replicas:
+        raise ValueError(
+            f"batch size {batch_size} is not divisible by the {replicas} ranks; choose a "
+            f"multiple of {replicas} so every rank gets the same share of each batch"
+        )
+    sampler = DistributedSampler(
+        loader.dataset, num_replicas=replicas, rank=rank(),
+        shuffle=not isinstance(loader.sampler, SequentialSampler), seed=seed, drop_last=False,
+    )
+    return DataLoader(
+        loader.dataset, batch_size=batch_size // replicas, sampler=sampler,
+        num_workers=loader.num_workers, collate_fn=loader.collate_fn,
     )
 
 

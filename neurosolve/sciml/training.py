@@ -221,6 +221,9 @@ class Trainer:
         ``resume=True`` and an existing checkpoint, training continues from its epoch with
         its optimiser and scheduler state.
         """
+        if distributed.is_distributed():
+            train_loader = _distributed(train_loader, self.config.seed)
+            val_loader = _distributed(val_loader, self.config.seed) if val_loader else None
         if resume and checkpoint is not None and Path(checkpoint).is_file():
             self.load_state(checkpoint)
             logger.info("resumed from %s at epoch %d", checkpoint, self.epoch)
@@ -272,3 +275,10 @@ class Trainer:
             self.scheduler.load_state_dict(extra["scheduler"])
         self.history = list(extra.get("history", []))
         self.epoch = int(payload["training"].get("epochs_done", 0))
+
+
+def _distributed(loader: Any, seed: int) -> Any:
+    """Shard a torch ``DataLoader`` over the ranks; other iterables are used as they are."""
+    if isinstance(loader, torch.utils.data.DataLoader):
+        return distributed.distribute_loader(loader, seed)
+    return loader
