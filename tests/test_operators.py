@@ -77,6 +77,26 @@ def test_darcy_fem_matches_direct():
     assert np.all(result.x[:, -1] == 0)
 
 
+def test_fem_dispatches_wave_problems():
+    from neurosolve.solvers.problems import GridGeometry, WaveProblem
+
+    n = 17
+    y, x = np.meshgrid(np.linspace(0, 1, n), np.linspace(0, 1, n), indexing="ij")
+    initial = np.exp(-100 * ((x - 0.5) ** 2 + (y - 0.5) ** 2))
+    problem = WaveProblem(initial=initial, speed=np.ones((n, n)), dt=0.005, steps=4,
+                          geometry=GridGeometry((n, n)))
+    result = solve(problem, "fem", scheme="newmark")
+    assert result.x.shape == (5, n, n)
+    assert np.allclose(result.x[0], initial)
+    assert result.info["scheme"] == "newmark"
+
+
+def test_fem_rejects_wave_options_for_darcy():
+    problem = problems.darcy(coefficient=np.ones((8, 8)))
+    with pytest.raises(TypeError, match="wave problems only"):
+        solve(problem, "fem", scheme="newmark")
+
+
 def test_darcy_rejects_bad_coefficient():
     with pytest.raises(ValueError, match="2D grid array"):
         problems.darcy(coefficient=np.ones(10))
