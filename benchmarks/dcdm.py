@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python benchmarks/dcdm.py --output docs/dcdm-benchmark.csv
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/dcdm.py --output bench.csv
 
 Each problem is :func:`neurosolve.problems.poisson` with random box obstacles, solved to
 ``rtol`` from a zero initial guess for two right-hand sides: ``random`` (standard normal
