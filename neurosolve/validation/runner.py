@@ -269,4 +269,11 @@ def _run_entry(run: SuiteRun, entry: Entry, rtol, maxiter, methods) -> None:
             case.outcome = "error"
             case.message = f"{type(err).__name__}: {err}"
             logger.debug("%s on %s failed:\n%s", label, entry.name, traceback.format_exc())
+        logger.info(
+            "%s on %s: %s, %.3g s",
+            label,
+            entry.name,
+            case.outcome,
+            case.setup_seconds + case.solve_seconds,
+        )
         run.results.append(case)
