@@ -173,7 +173,7 @@ def main() -> None:
                  f"{row['seconds_per_one_step_epoch']:.1f}, "
                  f"{row['seconds_per_rollout_epoch']:.1f}",
                  f"{1e3 * row['seconds_per_step']:.2f}"]
-        cells += [f"{row[f'error_step_{step}']:.4f}" for step in args.steps]
+        cells += [f"{row[f'error_step_{step}']:.3g}" for step in args.steps]
         print("| " + " | ".join(cells) + " |")
         if "seconds_per_step_dense_kernels" in row:
             print(f"  (same model with kernels rebuilt densely: "
