@@ -69,6 +69,8 @@ def darcy(
 
     label = name or f"darcy-{a.shape[0]}x{a.shape[1]}"
     system = poisson(shape=a.shape, coefficient=a, source=source_value, name=label)
+    if system.geometry is None:
+        raise RuntimeError("problems.poisson returned a system without grid geometry")
     provenance = {
         "constructor": "darcy",
         "shape": list(a.shape),

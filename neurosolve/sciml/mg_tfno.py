@@ -186,7 +186,7 @@ class MGTFNO(torch.nn.Module):
         if any(grow):
             x = F.pad(x, (0, grow[1], 0, grow[0]), mode="replicate")
 
-        layout = patch_layout(*x.shape[2:], self.levels, self.padding_fraction)
+        layout = patch_layout(x.shape[2], x.shape[3], self.levels, self.padding_fraction)
         patches = make_patches(x, self.levels, layout)
         try:
             out = self.backbone(patches)

@@ -177,9 +177,11 @@ class MgNO(torch.nn.Module):
                     torch.nn.init.normal_(module.weight, std=gain / fan_in**0.5)
                 elif isinstance(module, torch.nn.Conv2d):
                     torch.nn.init.normal_(module.weight, std=gain / module.weight[0].numel() ** 0.5)
-        for linear in self.linear:
-            torch.nn.init.normal_(linear.weight, std=1.0 / linear.weight[0].numel() ** 0.5)
-            torch.nn.init.zeros_(linear.bias)
+        for module in self.linear.modules():
+            if isinstance(module, torch.nn.Conv2d):
+                torch.nn.init.normal_(module.weight, std=1.0 / module.weight[0].numel() ** 0.5)
+                if module.bias is not None:
+                    torch.nn.init.zeros_(module.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.in_channels, 2, "MgNO")

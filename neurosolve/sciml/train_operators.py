@@ -133,7 +133,7 @@ def model_arguments(name: str, in_channels: int, grid: tuple[int, int], **overri
         if value is None:
             continue
         if key == "n_modes":
-            value = (int(value), int(value)) if np.isscalar(value) else tuple(value)
+            value = (value, value) if isinstance(value, int | np.integer) else tuple(value)
         if name == "mgno" and key in ("n_modes", "rank", "padding_fraction", "stitching"):
             raise ValueError(f"option {key} does not apply to mgno")
         if name in ("fno", "tfno") and key in ("levels", "padding_fraction", "stitching"):
@@ -277,8 +277,10 @@ def train_operator(
         y = torch.from_numpy(fields["y"])
         dataset = [{"x": xi, "y": yi} for xi, yi in zip(x, y, strict=True)]
         generator = torch.Generator().manual_seed(seed)
+        # A list of samples works as a map-style dataset.
         return torch.utils.data.DataLoader(
-            dataset, batch_size=batch_size, shuffle=shuffle, generator=generator
+            dataset,  # type: ignore[arg-type]
+            batch_size=batch_size, shuffle=shuffle, generator=generator,
         )
 
     provenance = {
