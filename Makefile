@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/neurosolve demo --out demo-output
+	$(VENV)/bin/neurosolve validate quick --out demo-output
 
 test: $(STAMP)
 	$(PY) -m pytest -q

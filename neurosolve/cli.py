@@ -46,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, FileExistsError) as err:
-        print(f"neurosolve {args.command}: error: {err}", file=sys.stderr)
+    except (ValueError, TypeError, KeyError, OSError, RuntimeError) as err:
+        # Invalid input, missing files and solver library errors get one line; -vv shows
+        # the traceback for bug reports.
+        if args.verbose >= 2:
+            raise
+        print(f"neurosolve {args.command}: error: {type(err).__name__}: {err}", file=sys.stderr)
         return 2

@@ -130,6 +130,6 @@ def test_quick_suite_command(tmp_path, reference_data):
     assert (tmp_path / "validate-smoke.csv").is_file()
     assert (tmp_path / "validate-smoke.md").is_file()
     assert (tmp_path / "validate-smoke.h5").is_file()
-    assert list((tmp_path / "plots").glob("*.png"))
+    assert list((tmp_path / "plots-smoke").glob("*.png"))
     table = pd.read_csv(tmp_path / "validate-smoke.csv")
     assert not (table["outcome"] == "missing").any(), table[table["outcome"] == "missing"]

@@ -15,7 +15,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="run named problems against every applicable method and report",
         description=(
             "Run a suite of named problems against every applicable method with one "
-            "stopping rule, and write a CSV, a Markdown table, PNG plots and an HDF5 file."
+            "stopping rule, and write a CSV, a Markdown table, PNG plots and an HDF5 file. "
+            "Exits with 1 when a method raised an error on a problem; non-convergence and "
+            "declared known failures are results, not errors."
         ),
     )
     parser.add_argument("suite", choices=SUITE_NAMES, help="suite to run ('smoke' is the smallest)")
@@ -46,6 +48,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.compare is not None and not args.compare.is_file():
         raise FileNotFoundError(f"--compare file {args.compare} not found")
+    if args.methods is not None:
+        from ..solvers.registry import registered_methods
+
+        unknown = sorted(set(args.methods) - set(registered_methods()))
+        if unknown:
+            valid = ", ".join(sorted(registered_methods()))
+            raise ValueError(f"unknown method(s) {', '.join(unknown)}; valid methods are: {valid}")
     suite = run_suite(
         args.suite,
         rtol=args.rtol,
@@ -67,5 +76,10 @@ def run(args: argparse.Namespace) -> int:
 
     plots = [path for key, path in written.items() if key not in ("csv", "markdown", "hdf5")]
     print(f"results: {written['csv']}, {written['markdown']}, {written['hdf5']}")
-    print(f"plots: {len(plots)} PNG files in {args.out / 'plots'}")
+    folder = plots[0].parent if plots else args.out
+    print(f"plots: {len(plots)} PNG files in {folder}")
+    errors = [case for case in suite.results if case.outcome == "error"]
+    if errors:
+        print(f"{len(errors)} case(s) failed with an error; see the note column", file=sys.stderr)
+        return 1
     return 0

@@ -53,6 +53,10 @@ def _is_symmetric(A: Any) -> bool | None:
     return bool(np.allclose(A, A.T, rtol=0.0, atol=1e-12 * max(np.abs(A).max(), 1e-300)))
 
 
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
 def _check_applicable(cls: type[Method], problem: Problem) -> None:
     if getattr(problem, "distributed", False) and not cls.supports_distributed:
         ranks = problem.comm.size  # type: ignore[attr-defined]
@@ -63,7 +67,8 @@ def _check_applicable(cls: type[Method], problem: Problem) -> None:
     if problem.kind not in cls.problem_kinds:
         kinds = ", ".join(sorted(cls.problem_kinds))
         raise ValueError(
-            f"method {cls.name!r} does not apply to a {problem.kind} problem "
+            f"method {cls.name!r} does not apply to {_article(problem.kind)} {problem.kind} "
+            f"problem "
             f"({type(problem).__name__} {problem.name!r}); it accepts: {kinds}"
         )
     if cls.requires_grid and getattr(problem, "geometry", None) is None:
@@ -78,6 +83,18 @@ def _check_applicable(cls: type[Method], problem: Problem) -> None:
                 f"{problem.name!r} is not symmetric; use 'direct', or 'petsc' with "
                 f"petsc_options={{'ksp_type': 'gmres'}}"
             )
+
+
+def _check_tolerances(rtol: Any, atol: Any, maxiter: Any) -> None:
+    for name, value in (("rtol", rtol), ("atol", atol)):
+        if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+            raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
+        if not (np.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} must be a finite non-negative number, got {value!r}")
+    if maxiter is None:
+        return
+    if isinstance(maxiter, bool) or not isinstance(maxiter, int | np.integer) or maxiter < 1:
+        raise ValueError(f"maxiter must be a positive integer or None, got {maxiter!r}")
 
 
 def _check_x0(x0: Any, problem: LinearProblem) -> np.ndarray | None:
@@ -154,10 +171,7 @@ def solve(
     """
     cls, method_options = resolve_method(method, options)
     _check_applicable(cls, problem)
-    if not (rtol >= 0 and atol >= 0):
-        raise ValueError(f"rtol and atol must be non-negative, got rtol={rtol}, atol={atol}")
-    if maxiter is not None and (int(maxiter) != maxiter or maxiter < 1):
-        raise ValueError(f"maxiter must be a positive integer or None, got {maxiter}")
+    _check_tolerances(rtol, atol, maxiter)
     if M is not None and not cls.accepts_preconditioner:
         raise ValueError(f"method {cls.name!r} takes no preconditioner M")
 

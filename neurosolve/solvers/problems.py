@@ -52,6 +52,11 @@ class GridGeometry:
     def __post_init__(self) -> None:
         if len(self.shape) not in (1, 2, 3):
             raise ValueError(f"grid shape must have 1, 2 or 3 axes, got {self.shape}")
+        if min(self.shape) < 2:
+            raise ValueError(
+                f"grid shape {self.shape} has an axis with fewer than 2 points; a grid needs "
+                f"at least 2 points per axis"
+            )
         if not self.lengths:
             object.__setattr__(self, "lengths", tuple(1.0 for _ in self.shape))
         if len(self.lengths) != len(self.shape):
@@ -119,7 +124,7 @@ class Problem:
 def _check_finite(name: str, values: np.ndarray) -> None:
     if not np.all(np.isfinite(values)):
         bad = int(np.size(values) - np.count_nonzero(np.isfinite(values)))
-        raise ValueError(f"{name} contains {bad} NaN or infinite entries; all entries must be finite")
+        raise ValueError(f"{name} contains {bad} NaN or infinite entries; all must be finite")
 
 
 @dataclass
@@ -190,6 +195,8 @@ class LinearProblem(Problem):
                 raise ValueError(f"A must be a 2D matrix, got an array with shape {A.shape}")
         if A.shape[0] != A.shape[1]:
             raise ValueError(f"A must be square, got shape {A.shape}")
+        if A.shape[0] == 0:
+            raise ValueError("A is empty (shape (0, 0)); a linear problem needs an unknown")
         dtype = np.dtype(A.dtype)
         if dtype.kind == "c":
             raise TypeError("A is complex; neurosolve solves real systems only")

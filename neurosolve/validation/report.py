@@ -161,5 +161,8 @@ def write_report(
     with _atomic(written["markdown"]) as tmp:
         tmp.write_text(header + markdown_table(run.results))
     write_hdf5(written["hdf5"], run, info)
-    written.update(write_plots(run, out / "plots"))
+    plots = out / f"plots-{run.suite}"
+    for stale in plots.glob("*.png"):  # plots of an earlier run of this suite
+        stale.unlink()
+    written.update(write_plots(run, plots))
     return written
