@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-SUITE_NAMES = ("quick", "smoke", "linear", "operators", "wave", "forecast", "all")
+SUITE_NAMES = ("quick", "smoke", "linear", "linear-large", "operators", "wave", "forecast", "all")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -267,18 +267,26 @@ SUITES: dict[str, list[str]] = {
     ],
     "smoke": ["poisson2d-obstacles-16", "poisson3d-8", "darcy-64-s0", "wave-32-10", "etth1-96"],
     "linear": [
-        *(f"poisson2d-{n}" for n in (64, 128, 256, 512)),
-        *(f"poisson2d-obstacles-{n}" for n in (64, 128, 256, 512)),
-        *(f"poisson3d-{n}" for n in (16, 32, 64)),
-        *(f"poisson3d-obstacles-{n}" for n in (16, 32, 64)),
+        *(f"poisson2d-{n}" for n in (64, 128, 256)),
+        *(f"poisson2d-obstacles-{n}" for n in (64, 128, 256)),
+        *(f"poisson3d-{n}" for n in (16, 32)),
+        *(f"poisson3d-obstacles-{n}" for n in (16, 32)),
         "poisson2d-variable-128",
         "pyamg-airfoil",
         "pyamg-bar",
+    ],
+    "linear-large": [
+        "poisson2d-512",
+        "poisson2d-obstacles-512",
+        "poisson3d-64",
+        "poisson3d-obstacles-64",
     ],
     "operators": [f"darcy-{n}-s{s}" for n in (64, 128) for s in (0, 1)],
     "wave": ["wave-64-20", "wave-64-50"],
     "forecast": [f"etth1-{h}" for h in (96, 192, 336, 720)],
 }
 SUITES["all"] = [
-    name for suite in ("linear", "operators", "wave", "forecast") for name in SUITES[suite]
+    name
+    for suite in ("linear", "linear-large", "operators", "wave", "forecast")
+    for name in SUITES[suite]
 ]
