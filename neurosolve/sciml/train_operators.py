@@ -368,7 +368,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--padding-fraction", type=float, help="mg-tfno patch padding")
     parser.add_argument("--stitching", choices=["crop", "average"], help="mg-tfno stitching")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument(
+        "--threads", type=int, default=None,
+        help="torch CPU threads per process (default: torch's, which torchrun sets to 1)",
+    )
     parser.add_argument("--export",
                         help="also write the final checkpoint without optimiser state here")
     parser.add_argument("--resume", action="store_true",
@@ -380,7 +383,8 @@ def run(args: argparse.Namespace) -> int:
     """Run ``neurosolve train fno|tfno|mg-tfno|mgno`` from parsed arguments."""
     import torch
 
-    torch.set_num_threads(args.threads)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     out = args.out or f"{args.model}-darcy.pt"
     start = time.perf_counter()
     summary = train_operator(

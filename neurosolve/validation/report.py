@@ -114,7 +114,7 @@ def read_hdf5(path: str | os.PathLike) -> pd.DataFrame:
     rows = []
     with h5py.File(path, "r") as handle:
         if "results" not in handle:
-            raise ValueError(f"{path} holds no validation results (no 'results' group)")
+            raise ValueError(f"{path} contains no validation results (no 'results' group)")
         for key in sorted(handle["results"]):
             attrs = dict(handle["results"][key].attrs)
             rows.append({name: _plain(attrs.get(name)) for name in CaseResult.SCALARS})

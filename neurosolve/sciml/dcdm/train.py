@@ -48,7 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser, variant: str = "dcdm") -> Non
     parser.add_argument("--channels", type=int, default=16, help="hidden channels")
     parser.add_argument("--blocks", type=int, default=2, help="residual blocks per stage")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument(
+        "--threads", type=int, default=None,
+        help="torch CPU threads per process (default: torch's, which torchrun sets to 1)",
+    )
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     parser.add_argument(
         "--output", type=Path, default=None,
@@ -166,7 +169,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--n must be at least 5 points per side, got {args.n}")
     if args.samples < 2:
         raise ValueError(f"--samples must be at least 2, got {args.samples}")
-    torch.set_num_threads(args.threads)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     seed_everything(args.seed)
     rng = np.random.default_rng(args.seed)
     output = args.output or Path(f"{args.variant}-{args.dim}d.pt")
