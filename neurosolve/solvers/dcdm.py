@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from .gmg import GeometricMultigrid, check_grid_problem
+from .krylov import initial_residual
 from .registry import Method, MethodOutput, register
 
 logger = logging.getLogger(__name__)
@@ -135,14 +136,8 @@ def conjugate_directions(
     Kaneda, A., Akar, O., Chen, J., et al. (2023). "A Deep Conjugate Direction Method for
     Iteratively Solving Linear Systems." ICML 2023, PMLR 202.
     """
-    n = b.shape[0]
-    b_norm = float(np.linalg.norm(b))
-    threshold = max(rtol * b_norm, atol)
-    scale = b_norm if b_norm > 0 else 1.0
-
-    x = np.zeros(n) if x0 is None else np.array(x0, dtype=np.float64, copy=True)
-    r = b - matvec(x) if x0 is not None else b.copy()
-    r_norm = float(np.linalg.norm(r))
+    start = initial_residual(matvec, b, x0, rtol, atol)
+    x, r, r_norm, threshold, scale = start.x, start.r, start.r_norm, start.threshold, start.scale
     residuals = [r_norm / scale]
     info = {"fallbacks": 0, "restarts": 0}
     if r_norm <= threshold:

@@ -7,6 +7,7 @@ preconditions CG (``pcg-amg``, ``pcg-gmg``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,33 @@ def as_preconditioner(M: Any) -> Callable[[Vector], Vector] | None:
         return M
     operator = aslinearoperator(M)
     return lambda r: np.asarray(operator.matvec(r)).reshape(-1)
+
+
+@dataclass
+class InitialResidual:
+    """The starting iterate of a Krylov loop and the quantities of its stopping rule.
+
+    ``threshold`` is ``max(rtol * ||b||, atol)``; ``scale`` is ``||b||`` (1 when ``b = 0``),
+    the divisor of the relative residuals a method records.
+    """
+
+    x: Vector
+    r: Vector
+    r_norm: float
+    threshold: float
+    scale: float
+
+
+def initial_residual(
+    matvec: Callable[[Vector], Vector], b: Vector, x0: Vector | None, rtol: float, atol: float
+) -> InitialResidual:
+    """Copy ``x0`` (zeros when None) and compute ``r = b - A x0`` and the stopping threshold."""
+    b_norm = float(np.linalg.norm(b))
+    x = np.zeros(b.shape[0]) if x0 is None else np.array(x0, dtype=np.float64, copy=True)
+    r = b - matvec(x) if x0 is not None else b.copy()
+    return InitialResidual(
+        x, r, float(np.linalg.norm(r)), max(rtol * b_norm, atol), b_norm if b_norm > 0 else 1.0
+    )
 
 
 def conjugate_gradient(
@@ -53,15 +81,9 @@ def conjugate_gradient(
         preconditioner is not positive definite), -3 when the iterate stopped being finite.
         ``residuals`` holds relative residual norms, the initial one first.
     """
-    n = b.shape[0]
-    maxiter = 10 * n if maxiter is None else int(maxiter)
-    b_norm = float(np.linalg.norm(b))
-    threshold = max(rtol * b_norm, atol)
-    scale = b_norm if b_norm > 0 else 1.0
-
-    x = np.zeros(n) if x0 is None else np.array(x0, dtype=np.float64, copy=True)
-    r = b - matvec(x) if x0 is not None else b.copy()
-    r_norm = float(np.linalg.norm(r))
+    maxiter = 10 * b.shape[0] if maxiter is None else int(maxiter)
+    start = initial_residual(matvec, b, x0, rtol, atol)
+    x, r, r_norm, threshold, scale = start.x, start.r, start.r_norm, start.threshold, start.scale
     residuals = [r_norm / scale]
     if r_norm <= threshold:
         return MethodOutput(x=x, status=0, iterations=0, residuals=residuals, message="x0 met tol")
