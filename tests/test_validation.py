@@ -124,8 +124,8 @@ def test_unknown_suite_lists_valid():
         run_suite("nope", progress=False)
 
 
-@pytest.mark.slow
-def test_quick_suite_command(tmp_path, reference_data):
+def test_smoke_suite_command(tmp_path, reference_data, monkeypatch):
+    monkeypatch.setenv("NEUROSOLVE_REFERENCE_DATA", str(reference_data))
     assert main(["validate", "smoke", "--out", str(tmp_path), "--no-progress"]) == 0
     assert (tmp_path / "validate-smoke.csv").is_file()
     assert (tmp_path / "validate-smoke.md").is_file()
