@@ -42,7 +42,7 @@ def distributed_poisson(
     so the stopping rule and the solution on the grid match the one-process problem,
     which eliminates them.
     """
-    import dolfinx_solver  # noqa: F401  (loads the bundled PETSc before dolfinx)
+    import dolfinx_solver  # noqa: F401, I001  (loads the bundled PETSc before dolfinx)
     import dolfinx
     import dolfinx.fem.petsc
     import ufl

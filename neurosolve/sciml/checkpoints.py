@@ -24,8 +24,8 @@ WEIGHTS_DIR = Path(__file__).with_name("weights")
 
 _MODELS: dict[str, type[torch.nn.Module]] = {}
 
-# Modules whose import registers the package's models; loaded when a name is not yet known,
-# so load_model works on any shipped checkpoint without the caller importing the model.
+# Modules whose import registers the package's models. They are loaded when a name is not yet
+# known, so load_model works on any shipped checkpoint without the caller importing the model.
 MODEL_MODULES: tuple[str, ...] = (
     "neurosolve.sciml.fno",
     "neurosolve.sciml.mg_tfno",
@@ -77,7 +77,7 @@ def save_checkpoint(
     """Write a checkpoint atomically: to a temporary file, then renamed into place.
 
     ``normalizers`` maps names to objects with a ``state()`` method or to plain dicts of
-    tensors. ``extra`` holds further tensors or plain values (optimizer state for resuming).
+    tensors. ``extra`` contains further tensors or plain values (optimizer state for resuming).
     """
     path = Path(path)
     module = model.module if hasattr(model, "module") else model

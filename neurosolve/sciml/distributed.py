@@ -5,7 +5,7 @@ Under ``torchrun --nproc_per_node N`` the environment carries ``RANK``, ``WORLD_
 on the CPU, NCCL when every rank has a GPU). Without them everything runs in one process.
 
 Data loaders made by :func:`make_loader` use a ``DistributedSampler`` even in one process,
-so a run on N processes with per-rank batch ``B / N`` sees the same global batches, in the
+so a run on N processes with per-rank batch ``B / N`` draws the same global batches, in the
 same order, as a run on one process with batch ``B``.
 """
 
@@ -101,7 +101,7 @@ def distribute_loader(loader: DataLoader, seed: int = 0) -> DataLoader:
     """Return a loader that gives this rank its share of ``loader``'s data.
 
     Under torchrun, a plain loader would feed every rank the whole data set. Its batch size
-    is split over the ranks, so the global batch stays the same; shuffling is kept unless
+    is split over the ranks, so the global batch stays the same. Shuffling is kept unless
     the loader read its data in order. A loader that already uses a
     ``DistributedSampler``, and every loader in a one-process run, is returned as is.
 

@@ -70,8 +70,8 @@ def conjugate_gradient(
     """Solve ``A x = b`` for symmetric positive definite ``A`` by (preconditioned) CG.
 
     Stops when ``||b - A x|| <= max(rtol * ||b||, atol)``. The loop tracks the updated
-    residual; when it passes the test, the true residual ``b - A x`` is computed and must
-    pass too, otherwise it replaces the updated one and the iteration goes on.
+    residual. When that passes the test, the true residual ``b - A x`` is computed and must
+    pass too; if it does not, it replaces the updated residual and the iteration goes on.
 
     Returns
     -------

@@ -5,7 +5,7 @@ Four kinds exist, each with its own dataclass:
 - :class:`LinearProblem` (``kind = "linear"``): a sparse or dense system ``A x = b``,
   optionally with the structured grid and finite-element space it came from.
 - :class:`OperatorProblem` (``kind = "operator"``): a PDE given by coefficient and source
-  fields on a grid, answered by a solution field.
+  fields on a grid, whose solution is a field on the same grid.
 - :class:`WaveProblem` (``kind = "wave"``): an initial state of the 2D wave equation, a
   wave speed, a time step and a number of steps.
 - :class:`ForecastProblem` (``kind = "forecast"``): a multivariate history and a horizon.
@@ -283,7 +283,7 @@ class LinearProblem(Problem):
 
 @dataclass
 class OperatorProblem(Problem):
-    """A parametric PDE given by input fields on a grid, answered by a solution field.
+    """A parametric PDE given by input fields on a grid, solved for a field on that grid.
 
     Parameters
     ----------

@@ -31,7 +31,7 @@ _loaded = False
 
 @dataclass
 class MethodOutput:
-    """What a method's :meth:`Method.solve` returns to the front door."""
+    """Solution and convergence record that a method's :meth:`Method.solve` returns."""
 
     x: np.ndarray
     status: int

@@ -27,7 +27,7 @@ class MissingComponentError(RuntimeError):
 
 @dataclass
 class Scenario:
-    """A built problem and how its answers are judged.
+    """A built problem and the reference its results are measured against.
 
     Attributes
     ----------
@@ -147,9 +147,9 @@ def _wave(n: int, steps: int, seed: int) -> Callable[[], Scenario]:
 def _etth1(horizon: int, seq_len: int = 96, stride: int = 96) -> Callable[[], Scenario]:
     """Every ``stride``-th window of the ETTh1 test split, as one scenario.
 
-    Histories are in the data's own units, as a user would pass them; forecasts and truth
-    are compared after standardising with the training split's statistics, the field's
-    convention for reporting MSE and MAE.
+    Histories are in the data's own units, as a user would pass them. Forecasts and truth
+    are compared after standardising with the training split's statistics, because that is
+    how the field reports MSE and MAE.
     """
 
     def build() -> Scenario:
@@ -186,10 +186,10 @@ def _etth1(horizon: int, seq_len: int = 96, stride: int = 96) -> Callable[[], Sc
     return build
 
 
-# The plain DCDM network sees a few cells around each point, so low-frequency error is left
-# to the outer iteration and its iteration count grows 2-4x per doubling of the grid side:
-# measured in docs/dcdm.md, no convergence within 200 iterations at 512^2 or 40 at 64^3,
-# at about 2 s per network call at 64^3.
+# The receptive field of the plain DCDM network covers a few cells around each point, so the
+# outer iteration is left with the low-frequency error and its iteration count grows 2-4x per
+# doubling of the grid side. Measured in docs/dcdm.md: no convergence within 200 iterations
+# at 512^2 or 40 at 64^3, at about 2 s per network call at 64^3.
 DCDM_LARGE_GRID = {
     "dcdm": "iterations grow 2-4x per grid doubling; no convergence in 200 iterations at "
     "512^2 or 40 at 64^3 (docs/dcdm.md); use dcdm-mg"

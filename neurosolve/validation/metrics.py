@@ -1,8 +1,8 @@
 """The metrics every validation suite reports, in one place.
 
-Linear solves are judged by iterations, time and the true residual; fields by relative L2
-and H1 errors against a reference; rollouts by the relative L2 error at each step;
-forecasts by MSE and MAE on standardised data.
+Linear solves are judged by iterations, time and the true residual. Fields are judged by
+relative L2 and H1 errors against a reference, rollouts by the relative L2 error at each
+step, and forecasts by MSE and MAE on standardised data.
 """
 
 from __future__ import annotations

@@ -132,9 +132,11 @@ def _measure(
     problem = scenario.problem
     if scenario.windows is not None:
         return _measure_forecast(case, scenario, method, options)
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         result = solve(problem, method, rtol=rtol, maxiter=maxiter, **options)
+
     case.converged = bool(result.converged)
     case.outcome = "ok" if result.converged else "not converged"
     case.iterations = float(result.iterations)
@@ -143,6 +145,8 @@ def _measure(
     case.residuals = np.asarray(result.residuals, dtype=np.float64)
     case.final_residual = result.final_residual
     case.message = result.message or "; ".join(str(w.message) for w in caught)
+
+    # The metrics against the reference, by problem kind.
     if reference is None:
         return None
     if isinstance(problem, LinearProblem):
@@ -244,14 +248,14 @@ def _run_entry(run: SuiteRun, entry: Entry, rtol, maxiter, methods) -> None:
         )
         logger.warning("%s skipped: %s", entry.name, err)
         return
-    kept = run.fields.setdefault(entry.name, {})
+    plotted = run.fields.setdefault(entry.name, {})
     if reference is not None and entry.kind != "linear":
         # The last state of a rollout and the first forecast window are what the plots show.
-        kept["reference"] = np.asarray(reference[-1] if entry.kind == "wave" else reference)
+        plotted["reference"] = np.asarray(reference[-1] if entry.kind == "wave" else reference)
         if entry.kind == "forecast":
-            kept["reference"] = np.asarray(reference[0])
+            plotted["reference"] = np.asarray(reference[0])
             history = np.asarray(scenario.windows[0])
-            kept["history"] = scenario.standardize(history) if scenario.standardize else history
+            plotted["history"] = scenario.standardize(history) if scenario.standardize else history
     for label, method, options in _variants(entry, scenario):
         if methods is not None and method not in methods:
             continue
@@ -264,7 +268,7 @@ def _run_entry(run: SuiteRun, entry: Entry, rtol, maxiter, methods) -> None:
         try:
             prediction = _measure(case, scenario, method, options, reference, rtol, maxiter)
             if prediction is not None:
-                kept[label] = prediction
+                plotted[label] = prediction
         except Exception as err:  # a failing method is a result, not a crash of the suite
             case.outcome = "error"
             case.message = f"{type(err).__name__}: {err}"
