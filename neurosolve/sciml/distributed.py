@@ -11,6 +11,7 @@ same order, as a run on one process with batch ``B``.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 
@@ -35,10 +36,18 @@ def init_distributed() -> bool:
 
 
 def shutdown_distributed() -> None:
-    """Leave the process group; without it gloo can abort the process at interpreter exit."""
+    """Leave the process group; without it gloo can abort the process at interpreter exit.
+
+    Objects that still hold the group, such as a ``DistributedDataParallel`` wrapper caught
+    in a reference cycle, are collected first: a gloo group that is freed only during
+    interpreter shutdown can abort the process. Callers should drop their trainers before
+    calling this.
+    """
     if dist.is_available() and dist.is_initialized():
+        gc.collect()
         dist.barrier()
         dist.destroy_process_group()
+        gc.collect()
 
 
 def is_distributed() -> bool:

@@ -40,6 +40,7 @@ def main(out: str) -> None:
     if is_main_process():
         with open(out, "w") as handle:
             json.dump(history, handle)
+    del trainer
     shutdown_distributed()
 
 
