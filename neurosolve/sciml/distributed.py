@@ -36,12 +36,12 @@ def init_distributed() -> bool:
 
 
 def shutdown_distributed() -> None:
-    """Leave the process group; without it gloo can abort the process at interpreter exit.
+    """Leave the process group after collecting every object that still holds it.
 
-    Objects that still hold the group, such as a ``DistributedDataParallel`` wrapper caught
-    in a reference cycle, are collected first: a gloo group that is freed only during
-    interpreter shutdown can abort the process. Callers should drop their trainers before
-    calling this.
+    A ``DistributedDataParallel`` wrapper sits in a reference cycle, so it outlives
+    ``destroy_process_group`` unless it is collected here. A gloo group freed later, during
+    interpreter shutdown, can abort the process with SIGABRT. Callers should drop their
+    trainers before calling this.
     """
     if dist.is_available() and dist.is_initialized():
         gc.collect()
