@@ -36,7 +36,7 @@ def init_distributed() -> bool:
 
 
 def shutdown_distributed() -> None:
-    """Leave the process group after collecting every object that still holds it.
+    """Leave the process group after collecting every object that still references it.
 
     A ``DistributedDataParallel`` wrapper sits in a reference cycle, so it outlives
     ``destroy_process_group`` unless it is collected here. A gloo group freed later, during
