@@ -30,29 +30,38 @@ class LpLoss(torch.nn.Module):
         return _relative(pred - target, target, self.reduction)
 
 
-def grid_gradient(u: torch.Tensor, spatial_dims: int) -> list[torch.Tensor]:
-    """Return central-difference derivatives of ``u`` along its last ``spatial_dims`` axes.
+def grid_gradient(
+    u: torch.Tensor, spatial_dims: int, length: float = 1.0
+) -> list[torch.Tensor]:
+    """Return forward-difference derivatives of ``u`` along its last ``spatial_dims`` axes.
 
-    Differences are in grid units; the relative H1 loss is scale-free, so the spacing cancels
-    for square cells.
+    The grid points span ``length`` along every axis, so the derivatives are in physical
+    units. Forward differences, unlike central ones, see the checkerboard mode, whose
+    central difference is zero.
     """
     derivatives = []
     for axis in range(u.ndim - spatial_dims, u.ndim):
-        derivatives.append(torch.gradient(u, dim=axis)[0])
+        spacing = length / (u.shape[axis] - 1)
+        derivatives.append(torch.diff(u, dim=axis) / spacing)
     return derivatives
 
 
 class H1Loss(torch.nn.Module):
-    """Relative H1 error: the L2 norms of the field and of its grid gradient, together."""
+    """Relative H1 error: the L2 norms of the field and of its gradient, together.
 
-    def __init__(self, spatial_dims: int = 2, reduction: str = "mean") -> None:
+    Gradients are forward differences in physical units on a domain of side ``length``,
+    so for smooth fields the gradient term carries most of the norm.
+    """
+
+    def __init__(self, spatial_dims: int = 2, reduction: str = "mean", length: float = 1.0):
         super().__init__()
         self.spatial_dims = spatial_dims
         self.reduction = reduction
+        self.length = length
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        diff = [pred - target, *grid_gradient(pred - target, self.spatial_dims)]
-        ref = [target, *grid_gradient(target, self.spatial_dims)]
+        diff = [pred - target, *grid_gradient(pred - target, self.spatial_dims, self.length)]
+        ref = [target, *grid_gradient(target, self.spatial_dims, self.length)]
         return _relative(
             torch.cat([d.flatten(1) for d in diff], dim=1),
             torch.cat([r.flatten(1) for r in ref], dim=1),
