@@ -26,7 +26,7 @@ def test_h1_sees_checkerboard_error():
     checkerboard = (-1.0) ** (index[:, None] + index[None, :]).to(torch.float64)
     pred = u + eps * checkerboard
     # Each forward difference of the error is 2 eps over the spacing 1 / (n - 1), on
-    # n (n - 1) edges per axis; the target's gradient is zero.
+    # n (n - 1) edges per axis. The target's gradient is zero.
     gradient_squared = 2 * n * (n - 1) * (2 * eps * (n - 1)) ** 2
     expected = math.sqrt(eps**2 * n**2 + gradient_squared) / n
     assert H1Loss()(pred, u).item() == pytest.approx(expected)
