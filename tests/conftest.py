@@ -17,7 +17,8 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def reference_data() -> Path:
-    folder = Path(os.environ.get("NEUROSOLVE_REFERENCE_DATA", REPOSITORY.parent / "shared" / "data"))
+    default = REPOSITORY.parent / "shared" / "data"
+    folder = Path(os.environ.get("NEUROSOLVE_REFERENCE_DATA", default))
     if not folder.is_dir():
         pytest.skip(
             f"reference data folder {folder} not found; set NEUROSOLVE_REFERENCE_DATA to the "

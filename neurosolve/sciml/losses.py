@@ -41,7 +41,7 @@ def grid_gradient(
     """
     derivatives = []
     for axis in range(u.ndim - spatial_dims, u.ndim):
-        spacing = length / (u.shape[axis] - 1)
+        spacing = length / max(u.shape[axis] - 1, 1)
         derivatives.append(torch.diff(u, dim=axis) / spacing)
     return derivatives
 
