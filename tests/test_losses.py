@@ -31,4 +31,3 @@ def test_h1_sees_checkerboard_error():
     expected = math.sqrt(eps**2 * n**2 + gradient_squared) / n
     assert H1Loss()(pred, u).item() == pytest.approx(expected)
     assert LpLoss()(pred, u).item() == pytest.approx(eps)
-
