@@ -50,9 +50,9 @@ def distributed_poisson(
     shape = tuple(int(n) for n in shape)
     cells = [n - 1 for n in reversed(shape)]  # dolfinx counts cells in x, y, z order
     if len(shape) == 2:
-        mesh = dolfinx.mesh.create_unit_square(comm, *cells)
+        mesh = dolfinx.mesh.create_unit_square(comm, cells[0], cells[1])
     elif len(shape) == 3:
-        mesh = dolfinx.mesh.create_unit_cube(comm, *cells)
+        mesh = dolfinx.mesh.create_unit_cube(comm, cells[0], cells[1], cells[2])
     else:
         raise ValueError(f"shape must be (ny, nx) or (nz, ny, nx), got {shape}")
     V = dolfinx.fem.functionspace(mesh, ("Lagrange", 1))
@@ -83,7 +83,7 @@ def distributed_poisson(
 
     free = np.ones(shape, dtype=bool)
     for axis in range(len(shape)):
-        index = [slice(None)] * len(shape)
+        index: list[slice | int] = [slice(None)] * len(shape)
         for end in (0, -1):
             index[axis] = end
             free[tuple(index)] = False

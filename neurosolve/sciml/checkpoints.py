@@ -80,7 +80,7 @@ def save_checkpoint(
     tensors. ``extra`` contains further tensors or plain values (optimizer state for resuming).
     """
     path = Path(path)
-    module = model.module if hasattr(model, "module") else model
+    module = getattr(model, "module", model)
     payload = {
         "format": FORMAT,
         "model": model_name,

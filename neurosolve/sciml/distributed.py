@@ -98,7 +98,7 @@ def make_loader(
         raise ValueError(
             f"batch_size {batch_size} must be a positive multiple of the {replicas} ranks"
         )
-    sampler = DistributedSampler(
+    sampler: DistributedSampler = DistributedSampler(
         dataset, num_replicas=replicas, rank=rank(), shuffle=shuffle, seed=seed, drop_last=False
     )
     return DataLoader(
@@ -128,7 +128,7 @@ def distribute_loader(loader: DataLoader, seed: int = 0) -> DataLoader:
             f"batch size {batch_size} is not divisible by the {replicas} ranks; choose a "
             f"multiple of {replicas} so every rank gets the same share of each batch"
         )
-    sampler = DistributedSampler(
+    sampler: DistributedSampler = DistributedSampler(
         loader.dataset, num_replicas=replicas, rank=rank(),
         shuffle=not isinstance(loader.sampler, SequentialSampler), seed=seed, drop_last=False,
     )

@@ -160,10 +160,10 @@ class Trainer:
     def train_epoch(self, loader: Iterable[Batch]) -> float:
         """Run one epoch of optimisation; return the mean training loss per sample."""
         self.model.train()
-        sampler = getattr(loader, "sampler", None)
-        if hasattr(sampler, "set_epoch"):
-            sampler.set_epoch(self.epoch)
-        total, count = 0.0, 0
+        set_epoch = getattr(getattr(loader, "sampler", None), "set_epoch", None)
+        if set_epoch is not None:
+            set_epoch(self.epoch)
+        total, count = 0.0, 0.0
         bar = tqdm(
             loader, desc=f"epoch {self.epoch + 1}/{self.config.epochs}",
             disable=not (self.config.progress and distributed.is_main_process()), leave=False,
@@ -187,7 +187,7 @@ class Trainer:
             bar.set_postfix(loss=f"{loss.item():.4g}")
         if self.scheduler is not None:
             self.scheduler.step()
-        total, count = distributed.all_reduce_sum([total, float(count)], self.device)
+        total, count = distributed.all_reduce_sum([total, count], self.device)
         return total / max(count, 1)
 
     @torch.no_grad()
@@ -195,7 +195,7 @@ class Trainer:
         """Average each validation metric over a loader, weighting batches by size."""
         self.model.eval()
         sums = dict.fromkeys(self.metrics, 0.0)
-        count = 0
+        count = 0.0
         for batch in loader:
             batch = self._to_device(batch)
             size = len(next(iter(batch.values())))
@@ -203,9 +203,9 @@ class Trainer:
                 sums[name] += float(metric(self.model, batch)) * size
             count += size
         names = list(sums)
-        reduced = distributed.all_reduce_sum([sums[k] for k in names] + [float(count)], self.device)
-        count = max(reduced[-1], 1.0)
-        return {name: value / count for name, value in zip(names, reduced[:-1], strict=True)}
+        reduced = distributed.all_reduce_sum([sums[k] for k in names] + [count], self.device)
+        total = max(reduced[-1], 1.0)
+        return {name: value / total for name, value in zip(names, reduced[:-1], strict=True)}
 
     def fit(
         self,
@@ -266,7 +266,7 @@ class Trainer:
 
     def load_state(self, path: str | Path) -> None:
         payload = load_checkpoint(path, map_location=self.device)
-        module = self.model.module if hasattr(self.model, "module") else self.model
+        module = getattr(self.model, "module", self.model)
         module.load_state_dict(payload["state_dict"])
         extra = payload.get("extra", {})
         if extra.get("optimizer"):

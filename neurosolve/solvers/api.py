@@ -185,10 +185,9 @@ def solve(
     instance.check(problem)
 
     recorded = {**method_options, "rtol": rtol, "atol": atol, "maxiter": maxiter}
-    linear = isinstance(problem, LinearProblem)
-    x0_checked = _check_x0(x0, problem) if linear else x0
+    x0_checked = _check_x0(x0, problem) if isinstance(problem, LinearProblem) else x0
 
-    if linear and not np.any(problem.b):
+    if isinstance(problem, LinearProblem) and not np.any(problem.b):
         return SolveResult(
             x=np.zeros(problem.n), converged=True, status=0, iterations=0,
             residuals=np.zeros(1), setup_seconds=0.0, solve_seconds=0.0, method=cls.name,

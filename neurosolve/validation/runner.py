@@ -13,7 +13,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..solvers.api import solve
-from ..solvers.problems import LinearProblem
+from ..solvers.problems import ForecastProblem, LinearProblem, OperatorProblem, WaveProblem
 from ..solvers.registry import Method, registered_methods
 from ..solvers.result import ConvergenceWarning
 from . import metrics
@@ -102,7 +102,7 @@ def applicable_methods(entry_kind: str, scenario: Scenario | None = None) -> lis
 def _variants(entry: Entry, scenario: Scenario) -> list[tuple[str, str, dict[str, Any]]]:
     """Return (label, method name, options) for every run of a problem."""
     methods = registered_methods()
-    variants = []
+    variants: list[tuple[str, str, dict[str, Any]]] = []
     for cls in applicable_methods(entry.kind, scenario):
         variants.append((cls.name, cls.name, {}))
         if entry.kind == "operator" and cls.learned and REFINE_METHOD in methods:
@@ -116,7 +116,11 @@ def _reference(scenario: Scenario, rtol: float) -> np.ndarray | None:
     if scenario.reference_method is None:
         return None
     problem = scenario.problem
-    if scenario.reference_method == "direct" and "direct" not in registered_methods():
+    if (
+        scenario.reference_method == "direct"
+        and "direct" not in registered_methods()
+        and isinstance(problem, LinearProblem)
+    ):
         import scipy.sparse.linalg as spla
 
         return spla.spsolve(problem.A.tocsc(), problem.b)
@@ -152,12 +156,12 @@ def _measure(
     if isinstance(problem, LinearProblem):
         case.relative_l2 = metrics.relative_l2(result.x, reference)
         return None
-    if problem.kind == "operator":
+    if isinstance(problem, OperatorProblem):
         spacing = problem.geometry.spacing
         case.relative_l2 = metrics.relative_l2(result.x, reference)
         case.relative_h1 = metrics.relative_h1(result.x, reference, spacing)
         return np.asarray(result.x)
-    if problem.kind == "wave":
+    if isinstance(problem, WaveProblem):
         steps = min(len(result.x), len(reference))
         case.rollout_errors = metrics.rollout_errors(result.x[:steps], reference[:steps])
         case.relative_l2 = float(case.rollout_errors[-1])
@@ -168,11 +172,13 @@ def _measure(
 def _measure_forecast(
     case: CaseResult, scenario: Scenario, method: str, options: dict
 ) -> np.ndarray:
-    constructor = type(scenario.problem)
+    first = scenario.problem
+    if not isinstance(first, ForecastProblem) or scenario.windows is None or scenario.truth is None:
+        raise TypeError("a forecast scenario needs a ForecastProblem, windows and truth")
     predictions = []
     case.setup_seconds = case.solve_seconds = 0.0
     for history in scenario.windows:
-        problem = constructor(history, horizon=scenario.problem.horizon)
+        problem = type(first)(history, horizon=first.horizon)
         result = solve(problem, method, **options)
         forecast = np.asarray(result.x, dtype=np.float64)
         predictions.append(scenario.standardize(forecast) if scenario.standardize else forecast)
@@ -252,7 +258,7 @@ def _run_entry(run: SuiteRun, entry: Entry, rtol, maxiter, methods) -> None:
     if reference is not None and entry.kind != "linear":
         # The last state of a rollout and the first forecast window are what the plots show.
         plotted["reference"] = np.asarray(reference[-1] if entry.kind == "wave" else reference)
-        if entry.kind == "forecast":
+        if entry.kind == "forecast" and scenario.windows is not None:
             plotted["reference"] = np.asarray(reference[0])
             history = np.asarray(scenario.windows[0])
             plotted["history"] = scenario.standardize(history) if scenario.standardize else history
