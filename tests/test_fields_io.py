@@ -157,6 +157,18 @@ def test_cli_solve_reports_failure(capsys):
     assert "converged False" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--mesh", "unit-disk", "--n", "33"], "--n apply to the structured grid"),
+        (["--n", "33", "--resolution", "0.1"], "--resolution applies to --mesh only"),
+    ],
+)
+def test_cli_solve_rejects_mixed_geometry(argv, message, capsys):
+    assert main(["solve", *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
 def test_cli_demo_writes_outputs(tmp_path, capsys):
     code = main(["demo", "--out", str(tmp_path), "--n2", "17", "--n3", "6"])
     table = capsys.readouterr().out

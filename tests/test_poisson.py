@@ -163,6 +163,8 @@ def test_provenance_records_settings():
     [
         ({"shape": (2, 2)}, "at least 3"),
         ({"shape": (5, 5, 5, 5)}, "2 or 3 axes"),
+        ({"shape": (16.5, 16)}, "tuple of integers"),
+        ({"shape": 16}, "tuple of integers"),
         ({"shape": (5, 5), "obstacles": np.zeros((5, 5), bool)}, "expected \\(4, 4\\)"),
         ({"shape": (5, 5), "coefficient": -1.0}, "positive"),
         ({"shape": (5, 5), "coefficient": np.ones((3, 3))}, "coefficient array has shape"),

@@ -26,7 +26,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="'poisson' (FEniCSx, unit square or cube), 'pyamg:NAME' for a matrix bundled "
         "with pyamg, or the path of a Matrix Market file (default: poisson)",
     )
-    parser.add_argument("--n", type=int, default=128, help="grid points per side (default 128)")
+    parser.add_argument("--n", type=int, default=None, help="grid points per side (default 128)")
     parser.add_argument("--dim", type=int, choices=(2, 3), default=2, help="2D or 3D grid")
     parser.add_argument(
         "--obstacles", type=int, default=None, help="number of random box obstacles"
@@ -79,9 +79,18 @@ def build_problem(args: argparse.Namespace) -> Any:
 
     spec = args.problem
     if spec == "poisson" and args.mesh is not None:
+        grid_only = [flag for flag, value in (("--n", args.n), ("--obstacles", args.obstacles))
+                     if value is not None]
+        if grid_only:
+            raise ValueError(
+                f"{' and '.join(grid_only)} apply to the structured grid, not to --mesh; "
+                f"set the mesh's cell size with --resolution"
+            )
         return problems.poisson(mesh=args.mesh, resolution=args.resolution)
+    if args.resolution is not None:
+        raise ValueError("--resolution applies to --mesh only; set the grid size with --n")
     if spec == "poisson":
-        shape = (args.n,) * args.dim
+        shape = (args.n if args.n is not None else 128,) * args.dim
         return problems.poisson(shape=shape, obstacles=args.obstacles, seed=args.seed)
     if spec.startswith("pyamg:"):
         return problems.from_pyamg_example(spec.partition(":")[2])

@@ -34,7 +34,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     targets = parser.add_subparsers(dest="model", metavar="MODEL", required=True)
     for name, module in TRAIN_TARGETS.items():
         target = importlib.import_module(module)
-        sub = targets.add_parser(name, help=getattr(target, "HELP", f"train {name}"))
+        # A module that trains several models may give each its own line in HELPS.
+        text = getattr(target, "HELPS", {}).get(name) or getattr(target, "HELP", f"train {name}")
+        sub = targets.add_parser(name, help=text, description=text)
         target.add_arguments(sub)
         sub.set_defaults(func=functools.partial(_run_target, target.run))
 

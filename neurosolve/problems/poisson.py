@@ -233,14 +233,20 @@ def poisson_on_mesh(
 
 def _check_shape(shape: Any) -> tuple[int, ...]:
     try:
-        shape = tuple(int(n) for n in shape)
-    except TypeError:
-        raise ValueError(f"shape must be a tuple (n, n) or (n, n, n), got {shape!r}") from None
-    if len(shape) not in (2, 3) or min(shape) < 3:
+        entries = tuple(shape)
+        checked = tuple(int(n) for n in entries)
+    except (TypeError, ValueError):
+        checked = None
+    # int() truncates, so a fractional entry such as 64.5 differs from its integer.
+    if checked is None or checked != entries:
         raise ValueError(
-            f"shape must have 2 or 3 axes of at least 3 grid points each, got {shape}"
+            f"shape must be a tuple of integers (n, n) or (n, n, n), got {shape!r}"
         )
-    return shape
+    if len(checked) not in (2, 3) or min(checked) < 3:
+        raise ValueError(
+            f"shape must have 2 or 3 axes of at least 3 grid points each, got {checked}"
+        )
+    return checked
 
 
 def _obstacle_mask(obstacles: Any, shape: tuple[int, ...], seed: int | None) -> np.ndarray:

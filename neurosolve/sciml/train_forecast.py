@@ -26,6 +26,10 @@ from ..data.timeseries import ForecastData, WindowDataset, load_forecast_csv
 logger = logging.getLogger(__name__)
 
 HELP = "train a forecaster (olinear, or the DLinear-style linear baseline) on a CSV series"
+HELPS = {
+    "olinear": "train the OLinear forecaster (OrthoTrans and NormLin) on a CSV series",
+    "linear": "train the DLinear-style linear forecasting baseline on a CSV series",
+}
 
 # Registered model name and the authors' ETTh1 training settings for each method name.
 # OLinear's ETTh1 script: batch 32, learning rate 5e-4 (1e-4 at horizon 720) halved every

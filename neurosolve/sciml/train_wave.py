@@ -23,6 +23,11 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 HELP = "train a wave CNN (full or a priori compressed) on a wave data set"
+HELPS = {
+    "wave-cnn": "train the full wave CNN surrogate on a wave data set",
+    "wave-cnn-compressed": "train the a priori compressed wave CNN (1-way filters) on a wave "
+                           "data set",
+}
 
 
 def load_wave_data(path: str | Path) -> dict[str, Any]:
