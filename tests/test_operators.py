@@ -176,6 +176,19 @@ def test_varying_source_rejected(trained, tiny_data):
         solve(problem, "mgno", checkpoint=str(trained[0]))
 
 
+def test_chunked_prediction_matches_one_call(trained, tiny_data, monkeypatch):
+    from neurosolve.sciml import load_model
+    from neurosolve.solvers import operators
+
+    model, payload = load_model(trained[0])
+    inputs = [{"coefficient": a} for a in tiny_data[1]]
+    whole = operators.predict_fields(model, payload, inputs)
+    monkeypatch.setattr(operators, "CPU_POINTS_PER_CALL", 3 * 32 * 32)
+    chunked = operators.predict_fields(model, payload, inputs)
+    assert whole.shape == (4, 32, 32)
+    np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-7 * np.abs(whole).max())
+
+
 def test_refine_needs_linear_method(trained, tiny_data):
     problem = problems.darcy(coefficient=tiny_data[1][0])
     with pytest.raises(ValueError, match="linear method"):
