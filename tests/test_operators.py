@@ -18,7 +18,7 @@ from neurosolve.sciml.train_operators import load_fields, train_operator  # noqa
 # Mean relative L2 error of the shipped weights on three generated 64 x 64 samples must stay
 # below these limits: the errors measured on the 200-sample test set (docs/operators.md)
 # with a margin for the small sample.
-SHIPPED_L2 = {"mgno": 0.015, "mg-tfno": 0.06}
+SHIPPED_L2 = {"mgno": 0.015, "tfno": 0.03, "mg-tfno": 0.045}
 
 
 def two_phase(shape, seed):
@@ -186,7 +186,7 @@ def test_chunked_prediction_matches_one_call(trained, tiny_data, monkeypatch):
     monkeypatch.setattr(operators, "CPU_POINTS_PER_CALL", 3 * 32 * 32)
     chunked = operators.predict_fields(model, payload, inputs)
     assert whole.shape == (4, 32, 32)
-    np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-7 * np.abs(whole).max())
+    np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-5 * np.abs(whole).max())
 
 
 def test_refine_needs_linear_method(trained, tiny_data):
@@ -253,8 +253,7 @@ def generated_coefficients(count, resolution, seed):
     return [draw_coefficient((resolution, resolution), rng, settings) for _ in range(count)]
 
 
-@pytest.mark.parametrize("method, limit", [("mgno", SHIPPED_L2["mgno"]),
-                                           ("mg-tfno", SHIPPED_L2["mg-tfno"])])
+@pytest.mark.parametrize(("method", "limit"), list(SHIPPED_L2.items()))
 def test_shipped_weights_predict_darcy(method, limit):
     errors = []
     for a in generated_coefficients(3, 64, seed=123):
@@ -269,7 +268,7 @@ def test_shipped_weights_predict_darcy(method, limit):
     assert np.mean(errors) < limit, f"{method} mean relative L2 {np.mean(errors):.3g}"
 
 
-@pytest.mark.parametrize("method", ["mgno", "mg-tfno"])
+@pytest.mark.parametrize("method", list(SHIPPED_L2))
 def test_shipped_weights_refine_saves_iterations(method):
     a = generated_coefficients(1, 64, seed=321)[0]
     problem = problems.darcy(coefficient=a)

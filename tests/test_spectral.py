@@ -175,3 +175,14 @@ def test_save_load_identical_outputs(tmp_path):
     model.eval()
     assert torch.equal(model(x), loaded(x))
     assert payload["model"] == "mg-tfno"
+
+
+def test_checkpoint_of_other_architecture_rejected(tmp_path):
+    args = {"hidden_channels": 8, "n_layers": 2, "n_modes": (4, 4)}
+    path = save_checkpoint(tmp_path / "m.pt", TFNO(**args), model_name="tfno", model_args=args)
+    payload = torch.load(path, weights_only=True)
+    del payload["state_dict"]["blocks.0.gate"]
+    payload["package_version"] = "0.0.1"
+    torch.save(payload, path)
+    with pytest.raises(ValueError, match="version 0.0.1.*retrain"):
+        load_model(path)

@@ -137,9 +137,23 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[
 def load_model(
     path: str | os.PathLike, map_location: Any = "cpu"
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """Rebuild a model from a checkpoint; returns the model (in eval mode) and the payload."""
+    """Rebuild a model from a checkpoint; returns the model (in eval mode) and the payload.
+
+    Raises
+    ------
+    ValueError
+        If the stored weights do not fit the model that this version of neurosolve builds
+        from the checkpoint's settings (for example, a checkpoint from an older version).
+    """
     payload = load_checkpoint(path, map_location)
     model = build_model(payload["model"], **payload["model_args"])
-    model.load_state_dict(payload["state_dict"])
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as err:
+        raise ValueError(
+            f"{path}: the weights do not fit the {payload['model']!r} model of this neurosolve "
+            f"(checkpoint written by version {payload.get('package_version', 'unknown')}, "
+            f"this is {__version__}); retrain it with the current version. {err}"
+        ) from err
     model.eval()
     return model, payload

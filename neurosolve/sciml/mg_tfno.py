@@ -117,9 +117,11 @@ class MGTFNO(torch.nn.Module):
     stitching : {"crop", "average"}
         How patch outputs are put back together (see :func:`stitch_patches`).
     hidden_channels, n_layers, n_modes, rank, lifting_channels, projection_channels,
-    mlp_expansion :
+    mlp_expansion, domain_padding :
         Settings of the TFNO applied to every patch (see
         :class:`~neurosolve.sciml.fno.FNOBackbone`). ``n_modes`` must fit in a padded patch.
+        ``domain_padding`` pads each padded patch once more with zeros inside the Fourier
+        layers, so that its two sides are not coupled through the periodic transform.
 
     Raises
     ------
@@ -151,10 +153,11 @@ class MGTFNO(torch.nn.Module):
         hidden_channels: int = 32,
         n_layers: int = 4,
         n_modes: Sequence[int] = (12, 12),
-        rank: float = 0.05,
+        rank: float = 0.1,
         lifting_channels: int = 64,
         projection_channels: int = 64,
         mlp_expansion: float = 0.5,
+        domain_padding: float = 0.125,
     ) -> None:
         super().__init__()
         if int(levels) != levels or levels < 0:
@@ -173,7 +176,7 @@ class MGTFNO(torch.nn.Module):
             in_channels=(self.levels + 1) * (in_channels + 2), out_channels=out_channels,
             hidden_channels=hidden_channels, n_layers=n_layers, n_modes=tuple(n_modes),
             rank=rank, lifting_channels=lifting_channels,
-            projection_channels=projection_channels, domain_padding=0.0,
+            projection_channels=projection_channels, domain_padding=domain_padding,
             positional_embedding=False, mlp_expansion=mlp_expansion,
         )
 

@@ -28,6 +28,14 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 HELP = "train a neural operator (fno, tfno, mg-tfno, mgno) on Darcy data"
+# One line per model for ``neurosolve train --help``.
+HELPS = {
+    "fno": "train a Fourier neural operator with dense spectral weights on Darcy data",
+    "tfno": "train a Fourier neural operator with Tucker-factorised weights on Darcy data",
+    "mg-tfno": "train a multi-grid tensorised FNO (padded patches with coarse context) on "
+               "Darcy data",
+    "mgno": "train a multigrid neural operator (layers of learned V-cycles) on Darcy data",
+}
 
 MODELS = ("fno", "tfno", "mg-tfno", "mgno")
 
@@ -126,15 +134,16 @@ def model_arguments(name: str, in_channels: int, grid: tuple[int, int], **overri
         modes = min(12, min(grid) // 2)
         args.update(hidden_channels=32, n_layers=4, n_modes=(modes, modes))
         if name in ("tfno", "mg-tfno"):
-            args["rank"] = 0.05
+            args["rank"] = 0.1
         if name == "mg-tfno":
-            args.update(levels=1, padding_fraction=0.125, stitching="crop")
+            args.update(levels=1, padding_fraction=0.125, stitching="crop", domain_padding=0.125)
     for key, value in overrides.items():
         if value is None:
             continue
         if key == "n_modes":
             value = (value, value) if isinstance(value, int | np.integer) else tuple(value)
-        if name == "mgno" and key in ("n_modes", "rank", "padding_fraction", "stitching"):
+        if name == "mgno" and key in ("n_modes", "rank", "padding_fraction", "stitching",
+                                      "domain_padding"):
             raise ValueError(f"option {key} does not apply to mgno")
         if name in ("fno", "tfno") and key in ("levels", "padding_fraction", "stitching"):
             raise ValueError(f"option {key} applies to mg-tfno and mgno only, not {name}")
@@ -225,7 +234,8 @@ def train_operator(
         state, for shipping; it loads like any checkpoint but cannot resume training.
     **model_options
         Overrides of :func:`model_arguments` (``hidden_channels``, ``n_layers``,
-        ``n_modes``, ``rank``, ``levels``, ``padding_fraction``, ``stitching``).
+        ``n_modes``, ``rank``, ``levels``, ``padding_fraction``, ``stitching``,
+        ``domain_padding``).
 
     Returns
     -------
@@ -367,6 +377,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "V-cycle")
     parser.add_argument("--padding-fraction", type=float, help="mg-tfno patch padding")
     parser.add_argument("--stitching", choices=["crop", "average"], help="mg-tfno stitching")
+    parser.add_argument("--domain-padding", type=float,
+                        help="zero padding inside the Fourier layers, as a fraction of each "
+                             "axis (FNO family; for mg-tfno, of each padded patch)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--threads", type=int, default=None,
@@ -396,7 +409,7 @@ def run(args: argparse.Namespace) -> int:
         command=" ".join(["neurosolve", *map(shlex.quote, sys.argv[1:])]),
         hidden_channels=args.hidden_channels, n_layers=args.n_layers, n_modes=args.n_modes,
         rank=args.rank, levels=args.levels, padding_fraction=args.padding_fraction,
-        stitching=args.stitching,
+        stitching=args.stitching, domain_padding=args.domain_padding,
     )
     last = summary["history"][-1] if summary["history"] else {}
     logger.info(

@@ -95,10 +95,18 @@ def _constructor(name: str) -> Callable[..., Any]:
         raise MissingComponentError(f"problems.{name} is not available: {err}") from err
 
 
+# SuperLU's fill-in on 3D grids grows so fast that at 64^3 its factorisation ran for more
+# than three minutes and used 7 GB before it was stopped. Those grids are measured against
+# pcg-amg at rtol 1e-10 instead (the runner tightens the reference tolerance to that).
+DIRECT_REFERENCE_MAX_3D = 32
+
+
 def _poisson(shape: tuple[int, ...], family: str, **kwargs: Any) -> Callable[[], Scenario]:
+    reference = "pcg-amg" if len(shape) == 3 and shape[0] > DIRECT_REFERENCE_MAX_3D else "direct"
+
     def build() -> Scenario:
         problem = _constructor("poisson")(shape=shape, **kwargs)
-        return Scenario(problem, reference_method="direct", size=shape[0], family=family)
+        return Scenario(problem, reference_method=reference, size=shape[0], family=family)
 
     return build
 
