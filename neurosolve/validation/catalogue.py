@@ -95,9 +95,9 @@ def _constructor(name: str) -> Callable[..., Any]:
         raise MissingComponentError(f"problems.{name} is not available: {err}") from err
 
 
-# SuperLU's fill-in on 3D grids grows so fast that at 64^3 its factorisation ran for more
-# than three minutes and used 7 GB before it was stopped. Those grids are measured against
-# pcg-amg at rtol 1e-10 instead (the runner tightens the reference tolerance to that).
+# SuperLU's fill-in grows fast on 3D grids: at 64^3 the `direct` method took 430-560 s and
+# the linear-large suite peaked at 13.9 GB (docs/validation.md). Those grids are measured
+# against pcg-amg at rtol 1e-10 instead (the runner tightens the reference tolerance to that).
 DIRECT_REFERENCE_MAX_3D = 32
 
 
