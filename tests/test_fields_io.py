@@ -160,8 +160,10 @@ def test_cli_solve_reports_failure(capsys):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--mesh", "unit-disk", "--n", "33"], "--n apply to the structured grid"),
-        (["--n", "33", "--resolution", "0.1"], "--resolution applies to --mesh only"),
+        (["--mesh", "unit-disk", "--n", "33"], "--n only applies to the structured grid"),
+        (["--mesh", "unit-disk", "--dim", "3", "--n", "9"], "--n, --dim only apply to the"),
+        (["--n", "33", "--resolution", "0.1"], "--resolution only applies to --mesh"),
+        (["--problem", "pyamg:airfoil", "--n", "33"], "--n only applies to --problem poisson"),
     ],
 )
 def test_cli_solve_rejects_mixed_geometry(argv, message, capsys):

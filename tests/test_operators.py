@@ -65,6 +65,15 @@ def trained(tiny_data, tmp_path_factory):
     return out, summary
 
 
+@pytest.mark.parametrize("method", ["fem", "mgno"])
+def test_zero_source_gives_zero_field(method):
+    problem = problems.darcy(coefficient=two_phase((64, 64), seed=2), source=0.0)
+    result = solve(problem, method, rtol=1e-8)
+    assert result.converged
+    assert result.x.shape == (64, 64)
+    assert not np.any(result.x)
+
+
 def test_darcy_fem_matches_direct():
     a = two_phase((17, 23), seed=1)
     problem = problems.darcy(coefficient=a, source=2.0)
@@ -195,6 +204,33 @@ def test_refine_needs_linear_method(trained, tiny_data):
         solve(problem, "mgno", checkpoint=str(trained[0]), refine="fem")
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"epochs": 0}, "epochs must be at least 1"),
+        ({"train_samples": 0}, "train_samples must be at least 1"),
+        ({"train_samples": 5}, "has 4 training samples"),
+        ({"stitching": "average"}, "applies to mg-tfno only"),
+    ],
+)
+def test_invalid_training_options_rejected(tiny_data, tmp_path, options, message):
+    with pytest.raises(ValueError, match=message):
+        train_operator("tfno", tiny_data[0], tmp_path / "t.pt", progress=False,
+                       **{"epochs": 1, **options})
+
+
+def test_mg_tfno_defaults_fit_small_grid(tiny_data, tmp_path):
+    summary = train_operator("mg-tfno", tiny_data[0], tmp_path / "m.pt", epochs=1,
+                             batch_size=4, progress=False, hidden_channels=8, n_layers=1)
+    assert load_checkpoint(summary["checkpoint"])["model_args"]["n_modes"] == (10, 10)
+
+
+def test_checkpoint_of_other_model_rejected(trained, tiny_data):
+    problem = problems.darcy(coefficient=tiny_data[1][0])
+    with pytest.raises(ValueError, match="contains a 'mgno' model"):
+        solve(problem, "tfno", checkpoint=str(trained[0]))
+
+
 def test_missing_checkpoint_rejected(tiny_data, tmp_path):
     problem = problems.darcy(coefficient=tiny_data[1][0])
     with pytest.raises(FileNotFoundError, match="not found"):
@@ -204,7 +240,7 @@ def test_missing_checkpoint_rejected(tiny_data, tmp_path):
 def test_resume_continues_epochs(tiny_data, tmp_path):
     out, export = tmp_path / "tfno.pt", tmp_path / "slim.pt"
     options = dict(batch_size=4, seed=0, progress=False, hidden_channels=8, n_layers=1,
-                   n_modes=4)
+                   n_modes=4, scheduler="step")
     train_operator("tfno", tiny_data[0], out, epochs=2, **options)
     summary = train_operator(
         "tfno", tiny_data[0], out, epochs=3, resume=True, export=export, **options
@@ -215,6 +251,27 @@ def test_resume_continues_epochs(tiny_data, tmp_path):
     assert "optimizer" not in slim["extra"]
     assert torch.equal(slim["state_dict"]["lifting.0.weight"],
                        load_checkpoint(out)["state_dict"]["lifting.0.weight"])
+    with pytest.raises(ValueError, match="no optimiser state"):
+        train_operator("tfno", tiny_data[0], export, epochs=4, resume=True, **options)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"epochs": 3}, "epochs=2"),
+        ({"rank": 0.5}, "rank=0.1"),
+        ({"learning_rate": 1e-2}, "learning_rate=0.002"),
+    ],
+)
+def test_resume_with_other_options_rejected(tiny_data, tmp_path, change, message):
+    out = tmp_path / "tfno.pt"
+    options = dict(epochs=2, batch_size=4, seed=0, progress=False, hidden_channels=8,
+                   n_layers=1, n_modes=4)
+    train_operator("tfno", tiny_data[0], out, **options)
+    before = out.read_bytes()
+    with pytest.raises(ValueError, match=message):
+        train_operator("tfno", tiny_data[0], out, resume=True, **{**options, **change})
+    assert out.read_bytes() == before
 
 
 def test_cli_trains_mg_tfno(tiny_data, tmp_path):
@@ -234,7 +291,7 @@ def test_cli_trains_mg_tfno(tiny_data, tmp_path):
 
 def test_option_for_other_model_rejected(tiny_data, tmp_path):
     with pytest.raises(ValueError, match="does not apply to mgno"):
-        train_operator("mgno", tiny_data[0], tmp_path / "m.pt", epochs=0, n_modes=4)
+        train_operator("mgno", tiny_data[0], tmp_path / "m.pt", epochs=1, n_modes=4)
 
 
 def test_load_neuralop_darcy(reference_data):

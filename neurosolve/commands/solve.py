@@ -27,7 +27,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "with pyamg, or the path of a Matrix Market file (default: poisson)",
     )
     parser.add_argument("--n", type=int, default=None, help="grid points per side (default 128)")
-    parser.add_argument("--dim", type=int, choices=(2, 3), default=2, help="2D or 3D grid")
+    parser.add_argument("--dim", type=int, choices=(2, 3), default=None,
+                        help="2D or 3D grid (default 2)")
     parser.add_argument(
         "--obstacles", type=int, default=None, help="number of random box obstacles"
     )
@@ -73,24 +74,35 @@ def parse_options(pairs: list[str], argument: str) -> dict[str, Any]:
     return options
 
 
+def _flags(flags: list[str]) -> str:
+    """Return ``"--a only applies"`` or ``"--a, --b only apply"`` for an error message."""
+    return f"{', '.join(flags)} only {'applies' if len(flags) == 1 else 'apply'}"
+
+
 def build_problem(args: argparse.Namespace) -> Any:
     """Build the problem named by ``--problem`` with the grid options of ``args``."""
     from .. import problems
 
     spec = args.problem
+    grid_flags = [flag for flag, value in (("--n", args.n), ("--dim", args.dim),
+                                           ("--obstacles", args.obstacles)) if value is not None]
+    mesh_flags = [flag for flag, value in (("--mesh", args.mesh),
+                                           ("--resolution", args.resolution)) if value is not None]
+    if spec != "poisson" and grid_flags + mesh_flags:
+        raise ValueError(
+            f"{_flags(grid_flags + mesh_flags)} to --problem poisson, not to {spec!r}"
+        )
     if spec == "poisson" and args.mesh is not None:
-        grid_only = [flag for flag, value in (("--n", args.n), ("--obstacles", args.obstacles))
-                     if value is not None]
-        if grid_only:
+        if grid_flags:
             raise ValueError(
-                f"{' and '.join(grid_only)} apply to the structured grid, not to --mesh; "
-                f"set the mesh's cell size with --resolution"
+                f"{_flags(grid_flags)} to the structured grid, not to --mesh; set the mesh's "
+                f"cell size with --resolution"
             )
         return problems.poisson(mesh=args.mesh, resolution=args.resolution)
     if args.resolution is not None:
-        raise ValueError("--resolution applies to --mesh only; set the grid size with --n")
+        raise ValueError("--resolution only applies to --mesh; set the grid size with --n")
     if spec == "poisson":
-        shape = (args.n if args.n is not None else 128,) * args.dim
+        shape = (args.n if args.n is not None else 128,) * (args.dim or 2)
         return problems.poisson(shape=shape, obstacles=args.obstacles, seed=args.seed)
     if spec.startswith("pyamg:"):
         return problems.from_pyamg_example(spec.partition(":")[2])

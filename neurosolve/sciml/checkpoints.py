@@ -150,10 +150,15 @@ def load_model(
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as err:
+        written = payload.get("package_version", "unknown")
+        advice = (
+            "its settings and weights disagree, so the file was changed after it was written"
+            if written == __version__
+            else f"it was written by neurosolve {written} and this is {__version__}; retrain "
+            f"it with the current version"
+        )
         raise ValueError(
-            f"{path}: the weights do not fit the {payload['model']!r} model of this neurosolve "
-            f"(checkpoint written by version {payload.get('package_version', 'unknown')}, "
-            f"this is {__version__}); retrain it with the current version. {err}"
+            f"{path}: the weights do not fit the {payload['model']!r} model; {advice}. {err}"
         ) from err
     model.eval()
     return model, payload

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import shlex
 import sys
 import time
@@ -122,8 +123,9 @@ def _text(value: Any) -> str:
 def model_arguments(name: str, in_channels: int, grid: tuple[int, int], **overrides: Any):
     """Return the constructor arguments of model ``name`` for data on ``grid``.
 
-    Defaults suit 64 x 64 Darcy data; on coarser grids the Fourier modes shrink to fit.
-    ``overrides`` with the value None are ignored.
+    Defaults suit 64 x 64 Darcy data; on coarser grids the Fourier modes shrink to fit the
+    grid, or for ``mg-tfno`` its padded patches. ``overrides`` with the value None are
+    ignored.
     """
     if name not in MODELS:
         raise ValueError(f"model must be one of {MODELS}, got {name!r}")
@@ -146,11 +148,52 @@ def model_arguments(name: str, in_channels: int, grid: tuple[int, int], **overri
                                       "domain_padding"):
             raise ValueError(f"option {key} does not apply to mgno")
         if name in ("fno", "tfno") and key in ("levels", "padding_fraction", "stitching"):
-            raise ValueError(f"option {key} applies to mg-tfno and mgno only, not {name}")
+            owners = "mg-tfno and mgno" if key == "levels" else "mg-tfno"
+            raise ValueError(f"option {key} applies to {owners} only, not {name}")
         if name == "fno" and key == "rank":
             raise ValueError("option rank applies to the factorised models tfno and mg-tfno")
         args[key] = value
+    if name == "mg-tfno" and "n_modes" not in {k for k, v in overrides.items() if v is not None}:
+        # The Fourier layers see one padded patch, not the whole grid.
+        patch = min(grid) // 2 ** args["levels"]
+        window = patch + 2 * math.ceil(args["padding_fraction"] * patch)
+        modes = max(1, min(12, window // 2))
+        args["n_modes"] = (modes, modes)
     return args
+
+
+def check_resumable(
+    payload: dict[str, Any], path: str | Path, name: str, args: dict[str, Any],
+    settings: dict[str, Any],
+) -> None:
+    """Raise ``ValueError`` unless the checkpoint ``payload`` can resume this run.
+
+    The checkpoint must hold optimiser state (an ``--export`` copy does not), the same
+    model with the same constructor arguments, and the same learning-rate settings. With
+    the cosine schedule the number of epochs must match too, because the schedule ends at
+    the epoch count it started with.
+    """
+    if not payload.get("extra", {}).get("optimizer"):
+        raise ValueError(
+            f"{path} has no optimiser state (it is an --export copy), so it cannot resume "
+            f"training; resume from the checkpoint written by --out, or start a new run"
+        )
+    if payload["model"] != name:
+        raise ValueError(f"{path} contains a {payload['model']!r} model, not {name!r}")
+    stored = dict(payload["model_args"])
+    changed = sorted(key for key in stored.keys() | args.keys()
+                     if stored.get(key) != args.get(key))
+    training = payload.get("training", {})
+    keys = ["learning_rate", "weight_decay", "scheduler"]
+    if training.get("scheduler") == "cosine":
+        keys.append("epochs")
+    changed += [key for key in keys if key in training and training[key] != settings[key]]
+    if changed:
+        before = ", ".join(f"{key}={stored.get(key, training.get(key))!r}" for key in changed)
+        raise ValueError(
+            f"{path} was trained with {before}; resume with the same options, or start a "
+            f"new run with a new --out"
+        )
 
 
 def relative_errors(model: Any, payload: dict[str, Any], x: np.ndarray, y: np.ndarray,
@@ -246,7 +289,7 @@ def train_operator(
     import torch
 
     from . import fno, mg_tfno, mgno  # noqa: F401  (registers the models)
-    from .checkpoints import build_model, save_checkpoint
+    from .checkpoints import build_model, load_checkpoint, save_checkpoint
     from .losses import H1Loss, LpLoss
     from .normalizers import UnitGaussianNormalizer
     from .spectral import count_parameters
@@ -254,8 +297,17 @@ def train_operator(
 
     if loss not in ("h1", "l2"):
         raise ValueError(f"loss must be 'h1' or 'l2', got {loss!r}")
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    if train_samples is not None and train_samples < 1:
+        raise ValueError(f"train_samples must be at least 1, got {train_samples}")
     seed_everything(seed)
     train = load_fields(data, "train", train_samples)
+    if train_samples is not None and len(train["x"]) < train_samples:
+        raise ValueError(
+            f"{data} has {len(train['x'])} training samples, fewer than the requested "
+            f"train_samples={train_samples}"
+        )
     is_hdf5 = Path(data).suffix != ".pt"
     if validation_data is not None:
         val = load_fields(validation_data, "validation" if is_hdf5 else None)
@@ -264,9 +316,18 @@ def train_operator(
     else:
         val = None
 
-    x_norm = UnitGaussianNormalizer(dims=(0, 2, 3)).fit(torch.from_numpy(train["x"]))
-    y_norm = UnitGaussianNormalizer(dims=(0, 2, 3)).fit(torch.from_numpy(train["y"]))
     args = model_arguments(name, train["x"].shape[1], train["x"].shape[2:], **model_options)
+    settings = {"epochs": epochs, "learning_rate": learning_rate,
+                "weight_decay": weight_decay, "scheduler": scheduler}
+    previous = load_checkpoint(out) if resume and Path(out).is_file() else None
+    if previous is not None:
+        # A resumed run keeps the normalisers and provenance it started with.
+        check_resumable(previous, out, name, args, settings)
+        x_norm = UnitGaussianNormalizer.from_state(previous["normalizers"]["x"])
+        y_norm = UnitGaussianNormalizer.from_state(previous["normalizers"]["y"])
+    else:
+        x_norm = UnitGaussianNormalizer(dims=(0, 2, 3)).fit(torch.from_numpy(train["x"]))
+        y_norm = UnitGaussianNormalizer(dims=(0, 2, 3)).fit(torch.from_numpy(train["y"]))
     model = build_model(name, **args)
     objective = H1Loss() if loss == "h1" else LpLoss()
     l2, h1 = LpLoss(), H1Loss()
@@ -304,6 +365,8 @@ def train_operator(
         "loss": loss,
         "command": command or "",
     }
+    if previous is not None:
+        provenance = dict(previous["provenance"])
     config = TrainingConfig(
         epochs=epochs, learning_rate=learning_rate, weight_decay=weight_decay,
         scheduler=scheduler, seed=seed, progress=progress,
@@ -328,7 +391,8 @@ def train_operator(
             **relative_errors(trainer.model, payload, test["x"], test["y"]),
         }
         logger.info("test %s: %s", path, test_results[str(path)])
-    trainer.provenance["test"] = test_results
+    if test_results or previous is None:
+        trainer.provenance["test"] = test_results
     trainer.save(out)
     if export is not None:
         save_checkpoint(

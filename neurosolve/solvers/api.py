@@ -11,7 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator
 
-from .problems import LinearProblem, Problem
+from .problems import LinearProblem, OperatorProblem, Problem
 from .registry import Method, MethodOutput, get_method
 from .result import ConvergenceError, ConvergenceWarning, SolveResult
 
@@ -192,6 +192,15 @@ def solve(
             x=np.zeros(problem.n), converged=True, status=0, iterations=0,
             residuals=np.zeros(1), setup_seconds=0.0, solve_seconds=0.0, method=cls.name,
             options=recorded, message="zero right-hand side: x = 0", problem=problem,
+        )
+    # A PDE whose assembled right-hand side is zero (no source, zero boundary values) has
+    # the solution zero, whatever the method; its relative residual is undefined.
+    system = problem.linear_problem if isinstance(problem, OperatorProblem) else None
+    if isinstance(problem, OperatorProblem) and system is not None and not np.any(system.b):
+        return SolveResult(
+            x=np.zeros(problem.geometry.shape), converged=True, status=0, iterations=0,
+            residuals=np.zeros(1), setup_seconds=0.0, solve_seconds=0.0, method=cls.name,
+            options=recorded, message="zero right-hand side: u = 0", problem=problem,
         )
 
     logger.debug("solving %s with %s", problem.name, cls.name)

@@ -251,6 +251,11 @@ class LearnedOperator(Method):
         path = resolve_checkpoint(self.checkpoint, f"{self.name}-darcy.pt")
         self.model, self.payload = load_model(path, map_location=self.device)
         self.path = str(path)
+        if self.payload["model"] != self.name:
+            raise ValueError(
+                f"checkpoint {self.path} contains a {self.payload['model']!r} model; use "
+                f"method={self.payload['model']!r} with it, or a {self.name!r} checkpoint"
+            )
         trained_pde = self.payload.get("provenance", {}).get("pde", "darcy")
         if problem.pde != trained_pde:
             raise ValueError(
