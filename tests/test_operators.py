@@ -225,6 +225,12 @@ def test_mg_tfno_defaults_fit_small_grid(tiny_data, tmp_path):
     assert load_checkpoint(summary["checkpoint"])["model_args"]["n_modes"] == (10, 10)
 
 
+def test_learned_method_rejects_x0(trained, tiny_data):
+    problem = problems.darcy(coefficient=tiny_data[1][0])
+    with pytest.raises(ValueError, match="takes no x0"):
+        solve(problem, "mgno", checkpoint=str(trained[0]), x0=np.zeros((32, 32)))
+
+
 def test_checkpoint_of_other_model_rejected(trained, tiny_data):
     problem = problems.darcy(coefficient=tiny_data[1][0])
     with pytest.raises(ValueError, match="contains a 'mgno' model"):

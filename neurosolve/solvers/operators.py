@@ -268,6 +268,11 @@ class LearnedOperator(Method):
         return predict_fields(self.model, self.payload, [problem.inputs], self.device)[0]
 
     def solve(self, problem, *, x0, rtol, atol, maxiter, M, callback) -> MethodOutput:
+        if x0 is not None:
+            raise ValueError(
+                f"method {self.name!r} starts from its own prediction and takes no x0; "
+                f"to start a linear method from x0, solve problem.linear_problem with it"
+            )
         u = self.predict(problem)
         system = problem.linear_problem
         if system is None:
