@@ -187,3 +187,15 @@ def test_checkpoint_of_other_architecture_rejected(tmp_path):
     torch.save(payload, path)
     with pytest.raises(ValueError, match="neurosolve 0.0.1.*retrain"):
         load_model(path)
+
+
+@pytest.mark.parametrize("content", [b"", b"not a torch file\n", "truncated"])
+def test_unreadable_checkpoint_rejected(tmp_path, content):
+    path = tmp_path / "m.pt"
+    if content == "truncated":
+        args = {"hidden_channels": 8, "n_layers": 1, "n_modes": (4, 4)}
+        save_checkpoint(path, TFNO(**args), model_name="tfno", model_args=args)
+        content = path.read_bytes()[:200]
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        load_model(path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import importlib
 import os
+import pickle
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -127,10 +128,26 @@ def resolve_checkpoint(checkpoint: str | os.PathLike | None, default_name: str) 
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
-    """Read a checkpoint with ``weights_only=True`` and check its format."""
-    payload = torch.load(Path(path), map_location=map_location, weights_only=True)
+    """Read a checkpoint with ``weights_only=True`` and check its format.
+
+    Raises
+    ------
+    ValueError
+        If the file cannot be read as a torch file (empty, truncated, not torch) or is not
+        a complete neurosolve checkpoint.
+    """
+    try:
+        payload = torch.load(Path(path), map_location=map_location, weights_only=True)
+    except (EOFError, RuntimeError, KeyError, pickle.UnpicklingError) as err:
+        raise ValueError(
+            f"{path} is not a readable checkpoint (empty, truncated or not a torch file): "
+            f"{type(err).__name__}: {err}"
+        ) from err
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{path} is not a neurosolve checkpoint (format {FORMAT!r})")
+    missing = [key for key in ("model", "model_args", "state_dict") if key not in payload]
+    if missing:
+        raise ValueError(f"{path} is an incomplete neurosolve checkpoint: {missing} missing")
     return payload
 
 
