@@ -424,10 +424,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="files evaluated after training (all samples; the test split "
                              "when the file is --data)")
     parser.add_argument("--train-samples", type=int, help="use the first N training samples")
-    parser.add_argument("--epochs", type=int, default=50)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--learning-rate", type=float, default=2e-3, help="initial Adam rate")
-    parser.add_argument("--weight-decay", type=float, default=1e-4)
+    parser.add_argument("--epochs", type=int, default=50, help="training epochs (default 50)")
+    parser.add_argument("--batch-size", type=int, default=16, help="samples per step (default 16)")
+    parser.add_argument("--learning-rate", type=float, default=2e-3,
+                        help="initial Adam rate (default 2e-3)")
+    parser.add_argument("--weight-decay", type=float, default=1e-4,
+                        help="Adam weight decay (default 1e-4)")
     parser.add_argument("--scheduler", choices=["cosine", "step", "none"], default="cosine")
     parser.add_argument("--loss", choices=["h1", "l2"], default="h1",
                         help="relative error minimised (default h1)")
