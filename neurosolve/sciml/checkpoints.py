@@ -169,7 +169,8 @@ def load_model(
     except RuntimeError as err:
         written = payload.get("package_version", "unknown")
         advice = (
-            "its settings and weights disagree, so the file was changed after it was written"
+            "its settings and weights disagree, probably because the file was edited after "
+            "it was written"
             if written == __version__
             else f"it was written by neurosolve {written} and this is {__version__}; retrain "
             f"it with the current version"

@@ -123,7 +123,7 @@ def _text(value: Any) -> str:
 def model_arguments(name: str, in_channels: int, grid: tuple[int, int], **overrides: Any):
     """Return the constructor arguments of model ``name`` for data on ``grid``.
 
-    Defaults suit 64 x 64 Darcy data; on coarser grids the Fourier modes shrink to fit the
+    Defaults suit 64 x 64 Darcy data. On coarser grids the Fourier modes shrink to fit the
     grid, or for ``mg-tfno`` its padded patches. ``overrides`` with the value None are
     ignored.
     """
@@ -153,7 +153,7 @@ def model_arguments(name: str, in_channels: int, grid: tuple[int, int], **overri
         if name == "fno" and key == "rank":
             raise ValueError("option rank applies to the factorised models tfno and mg-tfno")
         args[key] = value
-    if name == "mg-tfno" and "n_modes" not in {k for k, v in overrides.items() if v is not None}:
+    if name == "mg-tfno" and overrides.get("n_modes") is None:
         # The Fourier layers see one padded patch, not the whole grid.
         patch = min(grid) // 2 ** args["levels"]
         window = patch + 2 * math.ceil(args["padding_fraction"] * patch)
@@ -168,7 +168,7 @@ def check_resumable(
 ) -> None:
     """Raise ``ValueError`` unless the checkpoint ``payload`` can resume this run.
 
-    The checkpoint must hold optimiser state (an ``--export`` copy does not), the same
+    The checkpoint must contain optimiser state (an ``--export`` copy does not), the same
     model with the same constructor arguments, and the same learning-rate settings. With
     the cosine schedule the number of epochs must match too, because the schedule ends at
     the epoch count it started with.
@@ -189,9 +189,9 @@ def check_resumable(
         keys.append("epochs")
     changed += [key for key in keys if key in training and training[key] != settings[key]]
     if changed:
-        before = ", ".join(f"{key}={stored.get(key, training.get(key))!r}" for key in changed)
+        recorded = ", ".join(f"{key}={stored.get(key, training.get(key))!r}" for key in changed)
         raise ValueError(
-            f"{path} was trained with {before}; resume with the same options, or start a "
+            f"{path} was trained with {recorded}; resume with the same options, or start a "
             f"new run with a new --out"
         )
 
@@ -354,19 +354,20 @@ def train_operator(
             batch_size=batch_size, shuffle=shuffle, generator=generator,
         )
 
-    provenance = {
-        "pde": "darcy",
-        "data": str(Path(data).resolve()),
-        "train_samples": int(len(train["x"])),
-        "grid": list(train["x"].shape[2:]),
-        "x_variables": train["x_variables"],
-        "y_variables": train["y_variables"],
-        "source": train["source"] if train["source"] is not None else 1.0,
-        "loss": loss,
-        "command": command or "",
-    }
     if previous is not None:
         provenance = dict(previous["provenance"])
+    else:
+        provenance = {
+            "pde": "darcy",
+            "data": str(Path(data).resolve()),
+            "train_samples": int(len(train["x"])),
+            "grid": list(train["x"].shape[2:]),
+            "x_variables": train["x_variables"],
+            "y_variables": train["y_variables"],
+            "source": train["source"] if train["source"] is not None else 1.0,
+            "loss": loss,
+            "command": command or "",
+        }
     config = TrainingConfig(
         epochs=epochs, learning_rate=learning_rate, weight_decay=weight_decay,
         scheduler=scheduler, seed=seed, progress=progress,
