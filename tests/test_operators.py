@@ -210,7 +210,7 @@ def test_refine_needs_linear_method(trained, tiny_data):
         ({"epochs": 0}, "epochs must be at least 1"),
         ({"train_samples": 0}, "train_samples must be at least 1"),
         ({"train_samples": 5}, "has 4 training samples"),
-        ({"stitching": "average"}, "applies to mg-tfno only"),
+        ({"stitching": "average"}, "does not apply to tfno; it applies to mg-tfno"),
     ],
 )
 def test_invalid_training_options_rejected(tiny_data, tmp_path, options, message):
@@ -307,13 +307,14 @@ def test_load_neuralop_darcy(reference_data):
     assert set(np.unique(fields["x"])) <= {0.0, 1.0}
 
 
-def generated_coefficients(count, resolution, seed):
+def generated_coefficients(count, resolution, seed, shape=None):
     """Coefficients drawn like those of ``neurosolve generate darcy`` (two-phase 12 / 3)."""
     from neurosolve.data.generators.darcy import darcy_settings, draw_coefficient
 
     settings = darcy_settings(resolution)
     rng = np.random.default_rng(seed)
-    return [draw_coefficient((resolution, resolution), rng, settings) for _ in range(count)]
+    shape = shape or (resolution, resolution)
+    return [draw_coefficient(shape, rng, settings) for _ in range(count)]
 
 
 @pytest.mark.parametrize(("method", "limit"), list(SHIPPED_L2.items()))
@@ -329,6 +330,38 @@ def test_shipped_weights_predict_darcy(method, limit):
         assert result.checkpoint.endswith(f"{method}-darcy.pt")
         errors.append(np.linalg.norm(result.x - reference) / np.linalg.norm(reference))
     assert np.mean(errors) < limit, f"{method} mean relative L2 {np.mean(errors):.3g}"
+
+
+@pytest.mark.parametrize("shape", [(65, 65), (63, 64)])
+@pytest.mark.parametrize("method", ["mgno", "mg-tfno"])
+def test_shipped_weights_on_grids_off_the_training_size(method, shape):
+    # Both models resample such grids to multiples of their coarsest grid or patch layout,
+    # so they keep close to their accuracy on the 64 x 64 training grid.
+    errors = []
+    for a in generated_coefficients(3, max(shape), seed=0, shape=shape):
+        problem = problems.darcy(coefficient=a)
+        reference = solve(problem, "fem", rtol=1e-10).x
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            result = solve(problem, method)
+        assert result.x.shape == shape
+        errors.append(np.linalg.norm(result.x - reference) / np.linalg.norm(reference))
+    assert np.mean(errors) < 2 * SHIPPED_L2[method], f"mean relative L2 {np.mean(errors):.3g}"
+
+
+def test_resampling_keeps_linear_fields():
+    from neurosolve.sciml.fno import resample_back, resample_to_multiple
+
+    y, x = torch.meshgrid(torch.linspace(0, 1, 65), torch.linspace(0, 1, 63), indexing="ij")
+    field = (2.0 * x - 3.0 * y + 1.0)[None, None].double()
+    coarse = resample_to_multiple(field, 16)
+    assert coarse.shape[2:] == (64, 64)
+    y64 = torch.linspace(0, 1, 64, dtype=torch.float64)[:, None]
+    x64 = torch.linspace(0, 1, 64, dtype=torch.float64)[None, :]
+    torch.testing.assert_close(coarse[0, 0], 2.0 * x64 - 3.0 * y64 + 1.0)
+    torch.testing.assert_close(resample_back(coarse, (65, 63)), field)
+    assert resample_to_multiple(coarse, 16) is coarse
+    assert resample_to_multiple(field[..., :7, :9], 16).shape[2:] == (16, 16)
 
 
 @pytest.mark.parametrize("method", list(SHIPPED_L2))

@@ -1,6 +1,6 @@
 """``neurosolve train MODEL ...``: train a learned method with the package's own code.
 
-Each trainable model has a module that defines ``add_arguments(parser)`` and
+Each trainable model has a module that defines ``add_arguments(parser, model)`` and
 ``run(args) -> int``; :data:`TRAIN_TARGETS` maps the model name to that module. The
 modules import torch only inside ``run``. Under ``torchrun --nproc_per_node N`` every target
 trains data-parallel over the N processes.
@@ -14,7 +14,7 @@ import importlib
 import os
 from collections.abc import Callable
 
-# Model name -> module defining add_arguments(parser) and run(args).
+# Model name -> module defining add_arguments(parser, model) and run(args).
 TRAIN_TARGETS: dict[str, str] = {
     "fno": "neurosolve.sciml.train_operators",
     "tfno": "neurosolve.sciml.train_operators",
@@ -37,7 +37,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         # A module that trains several models may give each its own line in HELPS.
         text = getattr(target, "HELPS", {}).get(name) or getattr(target, "HELP", f"train {name}")
         sub = targets.add_parser(name, help=text, description=text)
-        target.add_arguments(sub)
+        target.add_arguments(sub, name)
         sub.set_defaults(func=functools.partial(_run_target, target.run))
 
 

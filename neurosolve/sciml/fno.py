@@ -36,6 +36,27 @@ def check_input(x: torch.Tensor, in_channels: int, spatial: int, model: str) -> 
         )
 
 
+def resample_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Resample a 2D batch ``(batch, channels, h, w)`` to the nearest multiples of ``multiple``.
+
+    Each side becomes ``multiple * max(1, round(n / multiple))`` points. The values are
+    treated as samples at evenly spaced points that include both ends of the domain
+    (bilinear, ``align_corners=True``), so the domain and its boundary values are kept.
+    A grid that already fits is returned unchanged.
+    """
+    shape = tuple(multiple * max(1, round(n / multiple)) for n in x.shape[2:])
+    if shape == tuple(x.shape[2:]):
+        return x
+    return F.interpolate(x, size=shape, mode="bilinear", align_corners=True)
+
+
+def resample_back(y: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
+    """Undo :func:`resample_to_multiple` on an output, returning it on a ``shape`` grid."""
+    if tuple(y.shape[2:]) == tuple(shape):
+        return y
+    return F.interpolate(y, size=tuple(shape), mode="bilinear", align_corners=True)
+
+
 class FourierBlock(torch.nn.Module):
     """One Fourier layer: spectral convolution plus a 1x1 skip, then a channel MLP.
 

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from .checkpoints import register_model
-from .fno import TFNO, check_input, grid_coordinates
+from .fno import TFNO, check_input, grid_coordinates, resample_back, resample_to_multiple
 
 STITCHING = ("crop", "average")
 
@@ -122,6 +122,9 @@ class MGTFNO(torch.nn.Module):
         :class:`~neurosolve.sciml.fno.FNOBackbone`). ``n_modes`` must fit in a padded patch.
         ``domain_padding`` pads each padded patch once more with zeros inside the Fourier
         layers, so that its two sides are not coupled through the periodic transform.
+    domain_mask : bool
+        Add a channel that is one inside the domain and zero in the padding and context
+        beyond its edges, so that patches and windows at the boundary see where it lies.
 
     Raises
     ------
@@ -133,8 +136,8 @@ class MGTFNO(torch.nn.Module):
     -----
     The global grid coordinates are appended to the input before patching, so the model
     receives each patch's position in the domain. A grid whose sides are not multiples of
-    ``2^(L + 1)`` is padded at its high end by repeating the edge values, and the padding
-    is cut from the output.
+    ``2^(L + 1)`` is resampled bilinearly to the nearest multiples, and the output back to
+    the input's grid.
 
     References
     ----------
@@ -158,6 +161,7 @@ class MGTFNO(torch.nn.Module):
         projection_channels: int = 64,
         mlp_expansion: float = 0.5,
         domain_padding: float = 0.125,
+        domain_mask: bool = False,
     ) -> None:
         super().__init__()
         if int(levels) != levels or levels < 0:
@@ -172,8 +176,10 @@ class MGTFNO(torch.nn.Module):
         self.levels = int(levels)
         self.padding_fraction = padding_fraction
         self.stitching = stitching
+        self.domain_mask = bool(domain_mask)
+        extra = 3 if self.domain_mask else 2
         self.backbone = TFNO(
-            in_channels=(self.levels + 1) * (in_channels + 2), out_channels=out_channels,
+            in_channels=(self.levels + 1) * (in_channels + extra), out_channels=out_channels,
             hidden_channels=hidden_channels, n_layers=n_layers, n_modes=tuple(n_modes),
             rank=rank, lifting_channels=lifting_channels,
             projection_channels=projection_channels, domain_padding=domain_padding,
@@ -183,12 +189,11 @@ class MGTFNO(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.in_channels, 2, "MGTFNO")
         height, width = x.shape[2:]
-        multiple = 2 ** (self.levels + 1)
-        grow = (-height % multiple, -width % multiple)
-        x = torch.cat([x, grid_coordinates(x, 2)], dim=1)
-        if any(grow):
-            x = F.pad(x, (0, grow[1], 0, grow[0]), mode="replicate")
-
+        x = resample_to_multiple(x, 2 ** (self.levels + 1))
+        channels = [x, grid_coordinates(x, 2)]
+        if self.domain_mask:
+            channels.append(torch.ones_like(x[:, :1]))
+        x = torch.cat(channels, dim=1)
         layout = patch_layout(x.shape[2], x.shape[3], self.levels, self.padding_fraction)
         patches = make_patches(x, self.levels, layout)
         try:
@@ -198,4 +203,4 @@ class MGTFNO(torch.nn.Module):
                 f"grid ({height}, {width}) gives patches of {layout.window} points with "
                 f"levels={self.levels}, too small for the model: {err}"
             ) from err
-        return stitch_patches(out, layout, self.stitching)[..., :height, :width]
+        return resample_back(stitch_patches(out, layout, self.stitching), (height, width))

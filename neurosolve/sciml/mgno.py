@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from .checkpoints import register_model
-from .fno import check_input
+from .fno import check_input, resample_back, resample_to_multiple
 
 
 def _conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> torch.nn.Conv2d:
@@ -123,7 +123,9 @@ class MgNO(torch.nn.Module):
     The defaults (five levels, one pre-smoothing step, no post-smoothing, 24 channels,
     five layers) are sized for 64 x 64 Darcy data. NOTE: they were not checked against the
     configurations released with the paper. The output is a 1x1 projection of the last
-    hidden layer, with no activation.
+    hidden layer, with no activation. A grid whose sides are not multiples of
+    ``2^(levels - 1)`` is resampled bilinearly to the nearest multiples, so that the coarse
+    grids line up as in training, and the output back to the input's grid.
 
     References
     ----------
@@ -191,6 +193,8 @@ class MgNO(torch.nn.Module):
                 f"grid {tuple(x.shape[2:])} is too small for levels={self.levels}: each axis "
                 f"needs at least {smallest} points; use a finer grid or fewer levels"
             )
+        shape = x.shape[2:]
+        x = resample_to_multiple(x, smallest)
         for cycle, linear in zip(self.cycles, self.linear, strict=True):
             x = F.gelu(cycle(x) + linear(x))
-        return self.projection(x)
+        return resample_back(self.projection(x), shape)

@@ -303,7 +303,8 @@ def train_on_data(
     )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser, model: str = "olinear") -> None:
+    """Add the forecaster training options (the same for every ``model``) to ``parser``."""
     parser.add_argument("--csv", required=True, help="CSV file with a date or time column")
     parser.add_argument("--seq-len", type=int, default=96, help="lookback steps (default 96)")
     parser.add_argument("--pred-len", type=int, default=96, help="horizon steps (default 96)")

@@ -40,6 +40,21 @@ HELPS = {
 
 MODELS = ("fno", "tfno", "mg-tfno", "mgno")
 
+# Constructor defaults for 64 x 64 Darcy data, by model. ``model_arguments`` shrinks the
+# Fourier modes on coarser grids; the keys are also the options ``neurosolve train`` offers.
+MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "fno": {"hidden_channels": 32, "n_layers": 4, "n_modes": 12, "domain_padding": 0.125},
+    "tfno": {
+        "hidden_channels": 32, "n_layers": 4, "n_modes": 12, "rank": 0.1, "domain_padding": 0.125,
+    },
+    "mg-tfno": {
+        "hidden_channels": 32, "n_layers": 4, "n_modes": 12, "rank": 0.1, "levels": 1,
+        "padding_fraction": 0.125, "stitching": "crop", "domain_padding": 0.125,
+        "domain_mask": False,
+    },
+    "mgno": {"hidden_channels": 24, "n_layers": 5, "levels": 5},
+}
+
 
 def load_fields(
     path: str | Path, split: str | None = "train", limit: int | None = None
@@ -129,35 +144,27 @@ def model_arguments(name: str, in_channels: int, grid: tuple[int, int], **overri
     """
     if name not in MODELS:
         raise ValueError(f"model must be one of {MODELS}, got {name!r}")
-    args: dict[str, Any] = {"in_channels": in_channels, "out_channels": 1}
-    if name == "mgno":
-        args.update(hidden_channels=24, n_layers=5, levels=5)
-    else:
-        modes = min(12, min(grid) // 2)
-        args.update(hidden_channels=32, n_layers=4, n_modes=(modes, modes))
-        if name in ("tfno", "mg-tfno"):
-            args["rank"] = 0.1
-        if name == "mg-tfno":
-            args.update(levels=1, padding_fraction=0.125, stitching="crop", domain_padding=0.125)
+    defaults = MODEL_DEFAULTS[name]
+    args: dict[str, Any] = {"in_channels": in_channels, "out_channels": 1, **defaults}
+    if "n_modes" in defaults:
+        modes = min(defaults["n_modes"], min(grid) // 2)
+        args["n_modes"] = (modes, modes)
     for key, value in overrides.items():
         if value is None:
             continue
+        if key not in defaults:
+            owners = [model for model in MODELS if key in MODEL_DEFAULTS[model]]
+            raise ValueError(
+                f"option {key} does not apply to {name}; it applies to {', '.join(owners)}"
+            )
         if key == "n_modes":
             value = (value, value) if isinstance(value, int | np.integer) else tuple(value)
-        if name == "mgno" and key in ("n_modes", "rank", "padding_fraction", "stitching",
-                                      "domain_padding"):
-            raise ValueError(f"option {key} does not apply to mgno")
-        if name in ("fno", "tfno") and key in ("levels", "padding_fraction", "stitching"):
-            owners = "mg-tfno and mgno" if key == "levels" else "mg-tfno"
-            raise ValueError(f"option {key} applies to {owners} only, not {name}")
-        if name == "fno" and key == "rank":
-            raise ValueError("option rank applies to the factorised models tfno and mg-tfno")
         args[key] = value
     if name == "mg-tfno" and overrides.get("n_modes") is None:
         # The Fourier layers see one padded patch, not the whole grid.
         patch = min(grid) // 2 ** args["levels"]
         window = patch + 2 * math.ceil(args["padding_fraction"] * patch)
-        modes = max(1, min(12, window // 2))
+        modes = max(1, min(defaults["n_modes"], window // 2))
         args["n_modes"] = (modes, modes)
     return args
 
@@ -413,8 +420,8 @@ def train_operator(
     }
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the neural-operator training options to a ``neurosolve train`` sub-parser."""
+def add_arguments(parser: argparse.ArgumentParser, model: str = "fno") -> None:
+    """Add the options for training ``model`` to a ``neurosolve train`` sub-parser."""
     parser.add_argument("--data", required=True,
                         help="HDF5 file from `neurosolve generate darcy`, or a neuraloperator "
                              "Darcy .pt file")
@@ -434,19 +441,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheduler", choices=["cosine", "step", "none"], default="cosine")
     parser.add_argument("--loss", choices=["h1", "l2"], default="h1",
                         help="relative error minimised (default h1)")
-    parser.add_argument("--hidden-channels", type=int, help="width of the hidden layers")
-    parser.add_argument("--n-layers", type=int, help="number of layers")
-    parser.add_argument("--n-modes", type=int, help="Fourier modes per axis (FNO family)")
-    parser.add_argument("--rank", type=float,
-                        help="Tucker parameters as a fraction of dense (tfno, mg-tfno)")
-    parser.add_argument("--levels", type=int,
-                        help="mg-tfno: patch levels L (2^L x 2^L patches); mgno: grids per "
-                             "V-cycle")
-    parser.add_argument("--padding-fraction", type=float, help="mg-tfno patch padding")
-    parser.add_argument("--stitching", choices=["crop", "average"], help="mg-tfno stitching")
-    parser.add_argument("--domain-padding", type=float,
-                        help="zero padding inside the Fourier layers, as a fraction of each "
-                             "axis (FNO family; for mg-tfno, of each padded patch)")
+    # Model options: only those the model takes, each with the model's default.
+    helps = {
+        "hidden_channels": "width of the hidden layers",
+        "n_layers": "number of layers",
+        "n_modes": "Fourier modes per axis, at most half the grid or patch",
+        "rank": "Tucker parameters as a fraction of the dense ones",
+        "levels": ("patch levels L: 2^L x 2^L patches" if model == "mg-tfno"
+                   else "grids per V-cycle"),
+        "padding_fraction": "padding of each patch, as a fraction of its size",
+        "stitching": "how patch outputs are put back together",
+        "domain_padding": ("zero padding inside the Fourier layers, as a fraction of each "
+                           "axis" + (" of a padded patch" if model == "mg-tfno" else "")),
+        "domain_mask": "add a channel marking the domain inside each patch and window",
+    }
+    for key, default in MODEL_DEFAULTS[model].items():
+        if isinstance(default, bool):
+            kind: dict[str, Any] = {"action": argparse.BooleanOptionalAction}
+        elif key == "stitching":
+            kind = {"choices": ["crop", "average"]}
+        else:
+            kind = {"type": type(default)}
+        parser.add_argument("--" + key.replace("_", "-"), **kind,
+                            help=f"{helps[key]} (default {default})")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--threads", type=int, default=None,
@@ -474,9 +491,7 @@ def run(args: argparse.Namespace) -> int:
         weight_decay=args.weight_decay, scheduler=args.scheduler, loss=args.loss,
         seed=args.seed, progress=not args.no_progress, resume=args.resume, export=args.export,
         command=" ".join(["neurosolve", *map(shlex.quote, sys.argv[1:])]),
-        hidden_channels=args.hidden_channels, n_layers=args.n_layers, n_modes=args.n_modes,
-        rank=args.rank, levels=args.levels, padding_fraction=args.padding_fraction,
-        stitching=args.stitching, domain_padding=args.domain_padding,
+        **{key: getattr(args, key) for key in MODEL_DEFAULTS[args.model]},
     )
     last = summary["history"][-1] if summary["history"] else {}
     logger.info(

@@ -253,13 +253,17 @@ def train_wave_cnn(
             "parameters": model.parameter_count()}
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the wave CNN training options to a ``neurosolve train`` sub-parser."""
+def add_arguments(parser: argparse.ArgumentParser, model: str = "wave-cnn") -> None:
+    """Add the options for training ``model`` to a ``neurosolve train`` sub-parser."""
     parser.add_argument("--data", required=True, help="HDF5 file from `neurosolve generate wave`")
     parser.add_argument("--out", help="checkpoint to write (default: <model>.pt)")
-    parser.add_argument("--rank", type=int, default=4, help="rank of compressed kernels")
-    parser.add_argument("--form", choices=["cp", "2way", "2way-shared"], default="cp",
-                        help="compressed kernel form (wave-cnn-compressed only)")
+    if model == "wave-cnn-compressed":
+        parser.add_argument("--rank", type=int, default=4,
+                            help="rank of the compressed kernels (default 4)")
+        parser.add_argument("--form", choices=["cp", "2way", "2way-shared"], default="cp",
+                            help="compressed kernel form (default cp)")
+    else:
+        parser.set_defaults(rank=4, form=None)
     parser.add_argument("--hidden", type=int, default=32, help="hidden channels")
     parser.add_argument("--layers", type=int, default=4, help="convolution layers")
     parser.add_argument("--kernel-size", type=int, default=5, help="odd kernel width")

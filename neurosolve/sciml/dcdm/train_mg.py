@@ -13,8 +13,8 @@ from . import train
 HELP = "train the DCDM network that corrects a geometric multigrid V-cycle (dcdm-mg)"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    train.add_arguments(parser, variant="dcdm-mg")
+def add_arguments(parser: argparse.ArgumentParser, model: str = "dcdm-mg") -> None:
+    train.add_arguments(parser, variant=model)
 
 
 def run(args: argparse.Namespace) -> int:
