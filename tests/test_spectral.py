@@ -125,6 +125,12 @@ class FirstChannel(torch.nn.Module):
         return x[:, :1]
 
 
+class Capture(FirstChannel):
+    def forward(self, x):
+        self.seen = x
+        return super().forward(x)
+
+
 @pytest.mark.parametrize("stitching", ["crop", "average"])
 def test_mg_tfno_identity_stitching(stitching):
     """With the backbone replaced by a crop of channel 0, stitching rebuilds the input."""
@@ -132,6 +138,22 @@ def test_mg_tfno_identity_stitching(stitching):
     model.backbone = FirstChannel()
     x = torch.randn(2, 1, 32, 32)
     assert torch.allclose(model(x), x)
+
+
+def test_mg_tfno_domain_mask_marks_the_domain():
+    model = MGTFNO(levels=1, padding_fraction=0.25, n_modes=(2, 2), domain_mask=True)
+    assert model.backbone.in_channels == 2 * (1 + 3)
+    model.backbone = Capture()
+    model(torch.randn(1, 1, 16, 16))
+    # Channels per level: field, two coordinates, mask. Patch (1, 1) spans rows and
+    # columns 6..17 at level 0 (inside: 6..15) and 0..22 by 2 at level 1 (inside: 0..14).
+    level0 = (torch.arange(6, 18) < 16).float()
+    level1 = (torch.arange(0, 24, 2) < 16).float()
+    patches = model.backbone.seen
+    assert torch.equal(patches[3, 3], torch.outer(level0, level0))
+    assert torch.equal(patches[3, 7], torch.outer(level1, level1))
+    corner = (torch.arange(-2, 10) >= 0).float()
+    assert torch.equal(patches[0, 3], torch.outer(corner, corner))
 
 
 def test_mg_tfno_uneven_grid():
