@@ -210,7 +210,7 @@ def test_refine_needs_linear_method(trained, tiny_data):
         ({"epochs": 0}, "epochs must be at least 1"),
         ({"train_samples": 0}, "train_samples must be at least 1"),
         ({"train_samples": 5}, "has 4 training samples"),
-        ({"stitching": "average"}, "does not apply to tfno; it applies to mg-tfno"),
+        ({"stitching": "average"}, "does not apply to tfno, only to mg-tfno"),
     ],
 )
 def test_invalid_training_options_rejected(tiny_data, tmp_path, options, message):
@@ -334,7 +334,7 @@ def test_shipped_weights_predict_darcy(method, limit):
 
 @pytest.mark.parametrize("shape", [(65, 65), (63, 64)])
 @pytest.mark.parametrize("method", ["mgno", "mg-tfno"])
-def test_shipped_weights_on_grids_off_the_training_size(method, shape):
+def test_shipped_weights_off_size_grids(method, shape):
     # Both models resample such grids to multiples of their coarsest grid or patch layout,
     # so they keep close to their accuracy on the 64 x 64 training grid.
     errors = []

@@ -140,7 +140,7 @@ def test_mg_tfno_identity_stitching(stitching):
     assert torch.allclose(model(x), x)
 
 
-def test_mg_tfno_domain_mask_marks_the_domain():
+def test_mg_tfno_domain_mask():
     model = MGTFNO(levels=1, padding_fraction=0.25, n_modes=(2, 2), domain_mask=True)
     assert model.backbone.in_channels == 2 * (1 + 3)
     model.backbone = Capture()

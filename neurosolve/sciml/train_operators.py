@@ -41,7 +41,7 @@ HELPS = {
 MODELS = ("fno", "tfno", "mg-tfno", "mgno")
 
 # Constructor defaults for 64 x 64 Darcy data, by model. ``model_arguments`` shrinks the
-# Fourier modes on coarser grids; the keys are also the options ``neurosolve train`` offers.
+# Fourier modes on coarser grids. The keys are also the options ``neurosolve train`` offers.
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "fno": {"hidden_channels": 32, "n_layers": 4, "n_modes": 12, "domain_padding": 0.125},
     "tfno": {
@@ -153,10 +153,10 @@ def model_arguments(name: str, in_channels: int, grid: tuple[int, int], **overri
         if value is None:
             continue
         if key not in defaults:
-            owners = [model for model in MODELS if key in MODEL_DEFAULTS[model]]
-            raise ValueError(
-                f"option {key} does not apply to {name}; it applies to {', '.join(owners)}"
-            )
+            owners = " and ".join(model for model in MODELS if key in MODEL_DEFAULTS[model])
+            if not owners:
+                raise ValueError(f"unknown option {key}; {name} takes {', '.join(defaults)}")
+            raise ValueError(f"option {key} does not apply to {name}, only to {owners}")
         if key == "n_modes":
             value = (value, value) if isinstance(value, int | np.integer) else tuple(value)
         args[key] = value
