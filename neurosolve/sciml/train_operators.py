@@ -155,7 +155,8 @@ def model_arguments(name: str, in_channels: int, grid: tuple[int, int], **overri
         if key not in defaults:
             owners = " and ".join(model for model in MODELS if key in MODEL_DEFAULTS[model])
             if not owners:
-                raise ValueError(f"unknown option {key}; {name} takes {', '.join(defaults)}")
+                known = ", ".join(defaults)
+                raise ValueError(f"unknown option {key} for {name}, which takes {known}")
             raise ValueError(f"option {key} does not apply to {name}, only to {owners}")
         if key == "n_modes":
             value = (value, value) if isinstance(value, int | np.integer) else tuple(value)
