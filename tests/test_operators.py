@@ -220,8 +220,10 @@ def test_invalid_training_options_rejected(tiny_data, tmp_path, options, message
 
 
 def test_mg_tfno_defaults_fit_small_grid(tiny_data, tmp_path):
+    # 16 x 16 patches padded by 2 on each side: 20 points, so at most 10 modes.
     summary = train_operator("mg-tfno", tiny_data[0], tmp_path / "m.pt", epochs=1,
-                             batch_size=4, progress=False, hidden_channels=8, n_layers=1)
+                             batch_size=4, progress=False, hidden_channels=8, n_layers=1,
+                             padding_fraction=0.125)
     assert load_checkpoint(summary["checkpoint"])["model_args"]["n_modes"] == (10, 10)
 
 

@@ -125,6 +125,8 @@ class MGTFNO(torch.nn.Module):
     domain_mask : bool
         Add a channel that is one inside the domain and zero in the padding and context
         beyond its edges, so that patches and windows at the boundary see where it lies.
+        ``neurosolve train mg-tfno`` turns it on. It is off here so that checkpoints
+        without this setting load with the input channels they were trained with.
 
     Raises
     ------
@@ -151,8 +153,8 @@ class MGTFNO(torch.nn.Module):
         in_channels: int = 1,
         out_channels: int = 1,
         levels: int = 1,
-        padding_fraction: float = 0.125,
-        stitching: str = "crop",
+        padding_fraction: float = 0.25,
+        stitching: str = "average",
         hidden_channels: int = 32,
         n_layers: int = 4,
         n_modes: Sequence[int] = (12, 12),
@@ -160,7 +162,7 @@ class MGTFNO(torch.nn.Module):
         lifting_channels: int = 64,
         projection_channels: int = 64,
         mlp_expansion: float = 0.5,
-        domain_padding: float = 0.125,
+        domain_padding: float = 0.0,
         domain_mask: bool = False,
     ) -> None:
         super().__init__()

@@ -49,8 +49,8 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "mg-tfno": {
         "hidden_channels": 32, "n_layers": 4, "n_modes": 12, "rank": 0.1, "levels": 1,
-        "padding_fraction": 0.125, "stitching": "crop", "domain_padding": 0.125,
-        "domain_mask": False,
+        "padding_fraction": 0.25, "stitching": "average", "domain_padding": 0.0,
+        "domain_mask": True,
     },
     "mgno": {"hidden_channels": 24, "n_layers": 5, "levels": 5},
 }
