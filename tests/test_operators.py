@@ -18,7 +18,7 @@ from neurosolve.sciml.train_operators import load_fields, train_operator  # noqa
 # Mean relative L2 error of the shipped weights on three generated 64 x 64 samples must stay
 # below these limits: the errors measured on the 200-sample test set (docs/operators.md)
 # with a margin for the small sample.
-SHIPPED_L2 = {"mgno": 0.015, "tfno": 0.03, "mg-tfno": 0.045}
+SHIPPED_L2 = {"mgno": 0.015, "tfno": 0.025, "mg-tfno": 0.035}
 
 
 def two_phase(shape, seed):
@@ -348,7 +348,7 @@ def test_shipped_weights_off_size_grids(method, shape):
             result = solve(problem, method)
         assert result.x.shape == shape
         errors.append(np.linalg.norm(result.x - reference) / np.linalg.norm(reference))
-    assert np.mean(errors) < 2 * SHIPPED_L2[method], f"mean relative L2 {np.mean(errors):.3g}"
+    assert np.mean(errors) < 1.5 * SHIPPED_L2[method], f"mean relative L2 {np.mean(errors):.3g}"
 
 
 def test_resampling_keeps_linear_fields():
