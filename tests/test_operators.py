@@ -13,7 +13,11 @@ from neurosolve.solvers.result import ConvergenceWarning
 torch = pytest.importorskip("torch")
 
 from neurosolve.sciml import load_checkpoint  # noqa: E402
-from neurosolve.sciml.train_operators import load_fields, train_operator  # noqa: E402
+from neurosolve.sciml.train_operators import (  # noqa: E402
+    load_fields,
+    model_arguments,
+    train_operator,
+)
 
 # Mean relative L2 error of the shipped weights on three generated 64 x 64 samples must stay
 # below these limits: the errors measured on the 200-sample test set (docs/operators.md)
@@ -300,6 +304,55 @@ def test_cli_trains_mg_tfno(tiny_data, tmp_path):
 def test_option_for_other_model_rejected(tiny_data, tmp_path):
     with pytest.raises(ValueError, match="does not apply to mgno"):
         train_operator("mgno", tiny_data[0], tmp_path / "m.pt", epochs=1, n_modes=4)
+
+
+def test_cli_names_models_of_option(tiny_data, tmp_path, capsys):
+    from neurosolve.cli import main
+
+    code = main(["train", "fno", "--data", str(tiny_data[0]), "--out", str(tmp_path / "f.pt"),
+                 "--epochs", "1", "--rank", "0.2", "--no-progress"])
+    assert code != 0
+    assert "only to tfno and mg-tfno" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "message"),
+    [
+        ("mg-tfno", {"domain_mask": "no"}, "must be True or False"),
+        ("fno", {"n_modes": True}, "must be an integer of at least 1"),
+        ("fno", {"n_modes": 8.0}, "must be an integer of at least 1"),
+        ("fno", {"hidden_channels": 0}, "must be an integer of at least 1"),
+        ("mgno", {"levels": 2.5}, "must be an integer of at least 0"),
+        ("mg-tfno", {"padding_fraction": float("nan")}, "must be a finite number"),
+        ("fno", {"in_channels": 2}, "unknown option in_channels"),
+    ],
+)
+def test_invalid_model_options_rejected(name, options, message):
+    with pytest.raises(ValueError, match=message):
+        model_arguments(name, 1, (32, 32), **options)
+
+
+@pytest.mark.parametrize("levels", [0, 1, 2])
+def test_mg_tfno_default_modes_fit_every_grid(levels):
+    from neurosolve.sciml.mg_tfno import MGTFNO
+
+    for side in range(2 ** (levels + 2), 60):
+        args = model_arguments("mg-tfno", 1, (side, side + 3), levels=levels)
+        model = MGTFNO(**{**args, "hidden_channels": 2, "n_layers": 1, "lifting_channels": 2,
+                          "projection_channels": 2})
+        assert model(torch.zeros(1, 1, side, side + 3)).shape == (1, 1, side, side + 3)
+
+
+def test_resume_of_checkpoint_without_newer_option(tiny_data, tmp_path):
+    # A checkpoint whose model_args lack a setting resumes with that setting's default.
+    options = {"hidden_channels": 4, "n_layers": 1, "domain_mask": False, "progress": False}
+    out = tmp_path / "m.pt"
+    train_operator("mg-tfno", tiny_data[0], out, epochs=2, **options)
+    payload = torch.load(out, weights_only=True)
+    del payload["model_args"]["domain_mask"]
+    torch.save(payload, out)
+    summary = train_operator("mg-tfno", tiny_data[0], out, epochs=2, resume=True, **options)
+    assert len(summary["history"]) == 2
 
 
 def test_load_neuralop_darcy(reference_data):

@@ -51,17 +51,21 @@ def register_model(name: str):
     return decorate
 
 
-def build_model(name: str, **model_args: Any) -> torch.nn.Module:
-    """Instantiate a registered model class."""
+def model_class(name: str) -> type[torch.nn.Module]:
+    """Return the model class registered under ``name``."""
     if name not in _MODELS:
         for module in MODEL_MODULES:
             importlib.import_module(module)
     try:
-        cls = _MODELS[name]
+        return _MODELS[name]
     except KeyError:
         valid = ", ".join(sorted(_MODELS)) or "none registered yet"
         raise ValueError(f"unknown model {name!r}; registered models: {valid}") from None
-    return cls(**model_args)
+
+
+def build_model(name: str, **model_args: Any) -> torch.nn.Module:
+    """Instantiate a registered model class."""
+    return model_class(name)(**model_args)
 
 
 def save_checkpoint(

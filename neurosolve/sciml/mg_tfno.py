@@ -172,7 +172,7 @@ class MGTFNO(torch.nn.Module):
             raise ValueError(f"padding_fraction must be in [0, 1], got {padding_fraction}")
         if stitching not in STITCHING:
             raise ValueError(f"stitching must be one of {STITCHING}, got {stitching!r}")
-        if len(tuple(n_modes)) != 2:
+        if isinstance(n_modes, int) or len(tuple(n_modes)) != 2:
             raise ValueError(f"MG-TFNO works on 2D grids; n_modes {n_modes} needs 2 entries")
         self.in_channels = in_channels
         self.levels = int(levels)

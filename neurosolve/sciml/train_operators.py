@@ -14,6 +14,7 @@ This module imports torch only inside its functions, but importing it imports
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import logging
 import math
@@ -135,12 +136,43 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def model_arguments(name: str, in_channels: int, grid: tuple[int, int], **overrides: Any):
+def check_option(key: str, value: Any, default: Any) -> Any:
+    """Return a model option converted to the type of its default, or raise ``ValueError``.
+
+    Integer options must be whole numbers of at least 1, except ``levels`` (at least 0).
+    ``n_modes`` may also be a sequence of such numbers. Fractions must be finite.
+    """
+    def whole(item: Any, least: int) -> int:
+        if isinstance(item, bool) or not isinstance(item, int | np.integer) or item < least:
+            raise ValueError(f"option {key} must be an integer of at least {least}, got {item!r}")
+        return int(item)
+
+    if isinstance(default, bool):
+        if not isinstance(value, bool | np.bool_):
+            raise ValueError(f"option {key} must be True or False, got {value!r}")
+        return bool(value)
+    if key == "n_modes":
+        items = value if isinstance(value, list | tuple) else [value, value]
+        return tuple(whole(item, 1) for item in items)
+    if isinstance(default, int):
+        return whole(value, 0 if key == "levels" else 1)
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, int | float | np.number) or not (
+            math.isfinite(value)
+        ):
+            raise ValueError(f"option {key} must be a finite number, got {value!r}")
+        return float(value)
+    return value
+
+
+def model_arguments(
+    name: str, in_channels: int, grid: tuple[int, int], /, **overrides: Any
+) -> dict[str, Any]:
     """Return the constructor arguments of model ``name`` for data on ``grid``.
 
     Defaults suit 64 x 64 Darcy data. On coarser grids the Fourier modes shrink to fit the
-    grid, or for ``mg-tfno`` its padded patches. ``overrides`` with the value None are
-    ignored.
+    grid, or for ``mg-tfno`` its padded patches after the grid is resampled to its patch
+    layout. ``overrides`` with the value None are ignored.
     """
     if name not in MODELS:
         raise ValueError(f"model must be one of {MODELS}, got {name!r}")
@@ -153,17 +185,18 @@ def model_arguments(name: str, in_channels: int, grid: tuple[int, int], **overri
         if value is None:
             continue
         if key not in defaults:
-            owners = " and ".join(model for model in MODELS if key in MODEL_DEFAULTS[model])
+            owners = [model for model in MODELS if key in MODEL_DEFAULTS[model]]
             if not owners:
                 known = ", ".join(defaults)
                 raise ValueError(f"unknown option {key} for {name}, which takes {known}")
-            raise ValueError(f"option {key} does not apply to {name}, only to {owners}")
-        if key == "n_modes":
-            value = (value, value) if isinstance(value, int | np.integer) else tuple(value)
-        args[key] = value
+            listed = " and ".join([", ".join(owners[:-1]), owners[-1]] if owners[1:] else owners)
+            raise ValueError(f"option {key} does not apply to {name}, only to {listed}")
+        args[key] = check_option(key, value, defaults[key])
     if name == "mg-tfno" and overrides.get("n_modes") is None:
-        # The Fourier layers see one padded patch, not the whole grid.
-        patch = min(grid) // 2 ** args["levels"]
+        # The Fourier layers see one padded patch of the grid resampled to the layout.
+        multiple = 2 ** (args["levels"] + 1)
+        side = min(multiple * max(1, round(n / multiple)) for n in grid)
+        patch = side // 2 ** args["levels"]
         window = patch + 2 * math.ceil(args["padding_fraction"] * patch)
         modes = max(1, min(defaults["n_modes"], window // 2))
         args["n_modes"] = (modes, modes)
@@ -188,7 +221,15 @@ def check_resumable(
         )
     if payload["model"] != name:
         raise ValueError(f"{path} contains a {payload['model']!r} model, not {name!r}")
-    stored = dict(payload["model_args"])
+    # Settings that a checkpoint predates take the constructor's default, as when loading.
+    from .checkpoints import model_class
+
+    constructor = inspect.signature(model_class(name))
+    stored = {
+        key: parameter.default for key, parameter in constructor.parameters.items()
+        if parameter.default is not inspect.Parameter.empty and key in args
+    }
+    stored.update(payload["model_args"])
     changed = sorted(key for key in stored.keys() | args.keys()
                      if stored.get(key) != args.get(key))
     training = payload.get("training", {})
@@ -446,7 +487,8 @@ def add_arguments(parser: argparse.ArgumentParser, model: str = "fno") -> None:
     helps = {
         "hidden_channels": "width of the hidden layers",
         "n_layers": "number of layers",
-        "n_modes": "Fourier modes per axis, at most half the grid or patch",
+        "n_modes": "Fourier modes per axis; the default is lowered to half the grid or "
+                   "padded patch where that is smaller",
         "rank": "Tucker parameters as a fraction of the dense ones",
         "levels": ("patch levels L: 2^L x 2^L patches" if model == "mg-tfno"
                    else "grids per V-cycle"),
@@ -465,6 +507,14 @@ def add_arguments(parser: argparse.ArgumentParser, model: str = "fno") -> None:
             kind = {"type": type(default)}
         parser.add_argument("--" + key.replace("_", "-"), **kind,
                             help=f"{helps[key]} (default {default})")
+    # Other models' options are parsed but hidden, so that train_operator can name the
+    # models they apply to instead of argparse calling them unrecognised.
+    others = {key: value for name in MODELS for key, value in MODEL_DEFAULTS[name].items()
+              if key not in MODEL_DEFAULTS[model]}
+    for key, default in others.items():
+        kind = ({"action": argparse.BooleanOptionalAction} if isinstance(default, bool)
+                else {"type": str if key == "stitching" else type(default)})
+        parser.add_argument("--" + key.replace("_", "-"), **kind, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--threads", type=int, default=None,
@@ -492,7 +542,8 @@ def run(args: argparse.Namespace) -> int:
         weight_decay=args.weight_decay, scheduler=args.scheduler, loss=args.loss,
         seed=args.seed, progress=not args.no_progress, resume=args.resume, export=args.export,
         command=" ".join(["neurosolve", *map(shlex.quote, sys.argv[1:])]),
-        **{key: getattr(args, key) for key in MODEL_DEFAULTS[args.model]},
+        **{key: getattr(args, key) for name in MODELS for key in MODEL_DEFAULTS[name]
+           if getattr(args, key, None) is not None},
     )
     last = summary["history"][-1] if summary["history"] else {}
     logger.info(
