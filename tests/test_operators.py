@@ -165,7 +165,7 @@ def test_refine_with_plain_cg(trained, tiny_data):
 
 def test_trained_at_32_runs_at_64(trained):
     problem = problems.darcy(coefficient=two_phase((64, 64), seed=7))
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), pytest.warns(UserWarning, match="trained on a"):
         warnings.simplefilter("ignore", ConvergenceWarning)
         result = solve(problem, "mgno", checkpoint=str(trained[0]))
     assert result.x.shape == (64, 64)
@@ -402,6 +402,17 @@ def test_shipped_weights_off_size_grids(method, shape):
         assert result.x.shape == shape
         errors.append(np.linalg.norm(result.x - reference) / np.linalg.norm(reference))
     assert np.mean(errors) < 1.5 * SHIPPED_L2[method], f"mean relative L2 {np.mean(errors):.3g}"
+
+
+def test_mgno_warns_off_its_training_spacing():
+    coarse, fine = (generated_coefficients(1, n, seed=0)[0] for n in (65, 96))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        solve(problems.darcy(coefficient=coarse), "mgno")
+    with warnings.catch_warnings(), pytest.warns(UserWarning, match=r"on a \(64, 64\) grid"):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        solve(problems.darcy(coefficient=fine), "mgno")
 
 
 def test_resampling_keeps_linear_fields():

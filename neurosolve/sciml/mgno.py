@@ -7,6 +7,8 @@ every level. Stride-2 convolutions restrict and stride-2 transposed convolutions
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 
@@ -188,6 +190,15 @@ class MgNO(torch.nn.Module):
                 torch.nn.init.normal_(module.weight, std=1.0 / module.weight[0].numel() ** 0.5)
                 if module.bias is not None:
                     torch.nn.init.zeros_(module.bias)
+
+    def working_grid(self, shape: Sequence[int]) -> tuple[int, ...]:
+        """Return the grid that an input on ``shape`` is resampled to before the V-cycles.
+
+        The 3x3 kernels learn stencils at the training grid's spacing, so predictions are
+        accurate only where this grid is the training grid.
+        """
+        multiple = 2 ** (self.levels - 1)
+        return tuple(multiple * max(1, round(n / multiple)) for n in shape)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.in_channels, 2, "MgNO")
