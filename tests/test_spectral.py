@@ -99,6 +99,11 @@ def test_wrong_channel_count_rejected():
             model(torch.randn(1, 3, 32, 32))
 
 
+def test_mg_tfno_grid_too_small_rejected():
+    with pytest.raises(ValueError, match="too small for levels=2"):
+        MGTFNO(hidden_channels=4, levels=2, n_modes=(1, 1))(torch.randn(1, 1, 7, 16))
+
+
 def test_mgno_grid_too_small_rejected():
     with pytest.raises(ValueError, match="too small for levels"):
         MgNO(hidden_channels=4, levels=5)(torch.randn(1, 1, 8, 8))

@@ -191,7 +191,13 @@ class MGTFNO(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.in_channels, 2, "MGTFNO")
         height, width = x.shape[2:]
-        x = resample_to_multiple(x, 2 ** (self.levels + 1))
+        smallest = 2 ** (self.levels + 1)
+        if min(height, width) < smallest:
+            raise ValueError(
+                f"grid ({height}, {width}) is too small for levels={self.levels}: each axis "
+                f"needs at least {smallest} points; use a finer grid or fewer levels"
+            )
+        x = resample_to_multiple(x, smallest)
         channels = [x, grid_coordinates(x, 2)]
         if self.domain_mask:
             channels.append(torch.ones_like(x[:, :1]))
