@@ -322,8 +322,12 @@ def test_cli_names_models_of_option(tiny_data, tmp_path, capsys):
         ("fno", {"n_modes": True}, "must be an integer of at least 1"),
         ("fno", {"n_modes": 8.0}, "must be an integer of at least 1"),
         ("fno", {"hidden_channels": 0}, "must be an integer of at least 1"),
-        ("mgno", {"levels": 2.5}, "must be an integer of at least 0"),
-        ("mg-tfno", {"padding_fraction": float("nan")}, "must be a finite number"),
+        ("mg-tfno", {"levels": 2.5}, "must be an integer of at least 0"),
+        ("mg-tfno", {"padding_fraction": float("nan")}, "must be a finite real number"),
+        ("fno", {"domain_padding": np.complex128(0.1 + 5j)}, "must be a finite real number"),
+        ("fno", {"domain_padding": 10**400}, "must be a finite real number"),
+        ("fno", {"n_modes": (4, 4, 4)}, "needs 2 entries for a 2D grid"),
+        ("mgno", {"levels": 0}, "must be an integer of at least 1"),
         ("fno", {"in_channels": 2}, "unknown option in_channels"),
     ],
 )
@@ -413,6 +417,11 @@ def test_mgno_warns_off_its_training_spacing():
     with warnings.catch_warnings(), pytest.warns(UserWarning, match=r"on a \(64, 64\) grid"):
         warnings.simplefilter("ignore", ConvergenceWarning)
         solve(problems.darcy(coefficient=fine), "mgno")
+    # With refine the prediction is only a starting guess, so there is nothing to warn of.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        result = solve(problems.darcy(coefficient=fine), "mgno", refine="pcg-amg", rtol=1e-8)
+    assert result.converged
 
 
 def test_resampling_keeps_linear_fields():

@@ -131,15 +131,16 @@ class MGTFNO(torch.nn.Module):
     Raises
     ------
     ValueError
-        On invalid settings; in ``forward``, on a wrong channel count or a grid whose
-        patches are too small for ``n_modes``.
+        On invalid settings; in ``forward``, on a wrong channel count, a grid with an axis
+        shorter than ``2^(L + 1)`` points, or a grid whose patches are too small for
+        ``n_modes``.
 
     Notes
     -----
     The global grid coordinates are appended to the input before patching, so the model
-    receives each patch's position in the domain. A grid whose sides are not multiples of
-    ``2^(L + 1)`` is resampled bilinearly to the nearest multiples, and the output back to
-    the input's grid.
+    receives each patch's position in the domain. A grid of at least ``2^(L + 1)`` points
+    per axis whose sides are not multiples of ``2^(L + 1)`` is resampled bilinearly to the
+    nearest multiples, and the output back to the input's grid.
 
     References
     ----------

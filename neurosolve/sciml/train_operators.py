@@ -136,11 +136,12 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def check_option(key: str, value: Any, default: Any) -> Any:
-    """Return a model option converted to the type of its default, or raise ``ValueError``.
+def check_option(key: str, value: Any, default: Any, name: str, spatial: int = 2) -> Any:
+    """Return option ``key`` of model ``name`` converted to its default's type.
 
-    Integer options must be whole numbers of at least 1, except ``levels`` (at least 0).
-    ``n_modes`` may also be a sequence of such numbers. Fractions must be finite.
+    Integer options must be whole numbers of at least 1, except the ``levels`` of
+    ``mg-tfno`` (at least 0). ``n_modes`` may also be a sequence of ``spatial`` such
+    numbers. Fractions must be finite real numbers. Raises ``ValueError`` otherwise.
     """
     def whole(item: Any, least: int) -> int:
         if isinstance(item, bool) or not isinstance(item, int | np.integer) or item < least:
@@ -152,16 +153,22 @@ def check_option(key: str, value: Any, default: Any) -> Any:
             raise ValueError(f"option {key} must be True or False, got {value!r}")
         return bool(value)
     if key == "n_modes":
-        items = value if isinstance(value, list | tuple) else [value, value]
+        items = value if isinstance(value, list | tuple) else [value] * spatial
+        if len(items) != spatial:
+            raise ValueError(f"option n_modes needs {spatial} entries for a {spatial}D grid, "
+                             f"got {value!r}")
         return tuple(whole(item, 1) for item in items)
     if isinstance(default, int):
-        return whole(value, 0 if key == "levels" else 1)
+        return whole(value, 0 if (name, key) == ("mg-tfno", "levels") else 1)
     if isinstance(default, float):
-        if isinstance(value, bool) or not isinstance(value, int | float | np.number) or not (
-            math.isfinite(value)
-        ):
-            raise ValueError(f"option {key} must be a finite number, got {value!r}")
-        return float(value)
+        real = isinstance(value, int | float | np.integer | np.floating)
+        try:
+            number = float(value) if real and not isinstance(value, bool) else math.nan
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise ValueError(f"option {key} must be a finite real number, got {value!r}")
+        return number
     return value
 
 
@@ -191,7 +198,7 @@ def model_arguments(
                 raise ValueError(f"unknown option {key} for {name}, which takes {known}")
             listed = " and ".join([", ".join(owners[:-1]), owners[-1]] if owners[1:] else owners)
             raise ValueError(f"option {key} does not apply to {name}, only to {listed}")
-        args[key] = check_option(key, value, defaults[key])
+        args[key] = check_option(key, value, defaults[key], name, len(grid))
     if name == "mg-tfno" and overrides.get("n_modes") is None:
         # The Fourier layers see one padded patch of the grid resampled to the layout.
         multiple = 2 ** (args["levels"] + 1)
@@ -239,9 +246,11 @@ def check_resumable(
     changed += [key for key in keys if key in training and training[key] != settings[key]]
     if changed:
         recorded = ", ".join(f"{key}={stored.get(key, training.get(key))!r}" for key in changed)
+        hint = (" (the default n_modes follows the data's grid, so data on another grid "
+                "changes it)" if "n_modes" in changed else "")
         raise ValueError(
-            f"{path} was trained with {recorded}; resume with the same options, or start a "
-            f"new run with a new --out"
+            f"{path} was trained with {recorded}{hint}; resume with the same options and "
+            f"data, or start a new run with a new --out"
         )
 
 
@@ -480,15 +489,17 @@ def add_arguments(parser: argparse.ArgumentParser, model: str = "fno") -> None:
                         help="initial Adam rate (default 2e-3)")
     parser.add_argument("--weight-decay", type=float, default=1e-4,
                         help="Adam weight decay (default 1e-4)")
-    parser.add_argument("--scheduler", choices=["cosine", "step", "none"], default="cosine")
+    parser.add_argument("--scheduler", choices=["cosine", "step", "none"], default="cosine",
+                        help="learning-rate schedule (default cosine)")
     parser.add_argument("--loss", choices=["h1", "l2"], default="h1",
                         help="relative error minimised (default h1)")
     # Model options: only those the model takes, each with the model's default.
     helps = {
         "hidden_channels": "width of the hidden layers",
         "n_layers": "number of layers",
-        "n_modes": "Fourier modes per axis; the default is lowered to half the grid or "
-                   "padded patch where that is smaller",
+        "n_modes": "Fourier modes per axis; the default is lowered to half the "
+                   + ("padded patch" if model == "mg-tfno" else "grid")
+                   + " where that is smaller",
         "rank": "Tucker parameters as a fraction of the dense ones",
         "levels": ("patch levels L: 2^L x 2^L patches" if model == "mg-tfno"
                    else "grids per V-cycle"),
@@ -515,7 +526,7 @@ def add_arguments(parser: argparse.ArgumentParser, model: str = "fno") -> None:
         kind = ({"action": argparse.BooleanOptionalAction} if isinstance(default, bool)
                 else {"type": str if key == "stitching" else type(default)})
         parser.add_argument("--" + key.replace("_", "-"), **kind, help=argparse.SUPPRESS)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument(
         "--threads", type=int, default=None,
         help="torch CPU threads per process (default: torch's, which torchrun sets to 1)",

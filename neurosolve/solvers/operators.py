@@ -266,13 +266,17 @@ class LearnedOperator(Method):
     def predict(self, problem: OperatorProblem) -> np.ndarray:
         """Return the model's solution field on the problem's grid.
 
-        Warns when a model whose kernels are tied to the grid spacing (``mgno``, which has
-        a ``working_grid`` method) works on another grid than its training grid.
+        Without ``refine``, warns when a model whose kernels are tied to the grid spacing
+        (``mgno``, which has a ``working_grid`` method) works on another grid than it did in
+        training.
         """
         u = predict_fields(self.model, self.payload, [problem.inputs], self.device)[0]
         trained = self.payload.get("provenance", {}).get("grid")
         working_grid = getattr(self.model, "working_grid", None)
-        if trained and working_grid is not None and working_grid(u.shape) != tuple(trained):
+        if (
+            self.refine is None and trained and working_grid is not None
+            and working_grid(u.shape) != working_grid(trained)
+        ):
             warnings.warn(
                 f"{self.name} was trained on a {tuple(trained)} grid and its kernels are "
                 f"tied to that spacing, so its prediction on a {u.shape} grid can be far "
