@@ -36,15 +36,20 @@ def check_input(x: torch.Tensor, in_channels: int, spatial: int, model: str) -> 
         )
 
 
+def nearest_multiples(shape: Sequence[int], multiple: int) -> tuple[int, ...]:
+    """Return ``shape`` with each side rounded to the nearest positive multiple."""
+    return tuple(multiple * max(1, round(n / multiple)) for n in shape)
+
+
 def resample_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
     """Resample a 2D batch ``(batch, channels, h, w)`` to the nearest multiples of ``multiple``.
 
-    Each side becomes ``multiple * max(1, round(n / multiple))`` points. The values are
-    treated as samples at evenly spaced points that include both ends of the domain
-    (bilinear, ``align_corners=True``), so the domain and its boundary values are kept.
-    A grid that already fits is returned unchanged.
+    The sides become :func:`nearest_multiples` of the grid. The values are treated as
+    samples at evenly spaced points that include both ends of the domain (bilinear,
+    ``align_corners=True``), so the domain and its boundary values are kept. A grid that
+    already fits is returned unchanged.
     """
-    shape = tuple(multiple * max(1, round(n / multiple)) for n in x.shape[2:])
+    shape = nearest_multiples(x.shape[2:], multiple)
     if shape == tuple(x.shape[2:]):
         return x
     return F.interpolate(x, size=shape, mode="bilinear", align_corners=True)

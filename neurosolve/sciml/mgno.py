@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from .checkpoints import register_model
-from .fno import check_input, resample_back, resample_to_multiple
+from .fno import check_input, nearest_multiples, resample_back, resample_to_multiple
 
 
 def _conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> torch.nn.Conv2d:
@@ -128,10 +128,12 @@ class MgNO(torch.nn.Module):
     smoothing step before and none after on each of six levels, two on the coarsest. Here
     five levels take a 64 x 64 grid to 4 x 4 and the coarsest grid gets one step. That
     release also adds group normalisation inside the V-cycles, which this model leaves
-    out. The output is a 1x1 projection of the last
-    hidden layer, with no activation. A grid whose sides are not multiples of
-    ``2^(levels - 1)`` is resampled bilinearly to the nearest multiples, so that the coarse
-    grids line up as in training, and the output back to the input's grid.
+    out.
+
+    The output is a 1x1 projection of the last hidden layer, with no activation. A grid
+    whose sides are not multiples of ``2^(levels - 1)`` is resampled bilinearly to the
+    nearest multiples (:meth:`working_grid`), so that the coarse grids line up as in
+    training, and the output back to the input's grid.
 
     References
     ----------
@@ -197,8 +199,7 @@ class MgNO(torch.nn.Module):
         The 3x3 kernels learn stencils at the training grid's spacing, so predictions are
         accurate only where this grid is the training grid.
         """
-        multiple = 2 ** (self.levels - 1)
-        return tuple(multiple * max(1, round(n / multiple)) for n in shape)
+        return nearest_multiples(shape, 2 ** (self.levels - 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.in_channels, 2, "MgNO")

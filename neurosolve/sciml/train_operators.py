@@ -201,9 +201,9 @@ def model_arguments(
         args[key] = check_option(key, value, defaults[key], name, len(grid))
     if name == "mg-tfno" and overrides.get("n_modes") is None:
         # The Fourier layers see one padded patch of the grid resampled to the layout.
-        multiple = 2 ** (args["levels"] + 1)
-        side = min(multiple * max(1, round(n / multiple)) for n in grid)
-        patch = side // 2 ** args["levels"]
+        from .fno import nearest_multiples
+
+        patch = min(nearest_multiples(grid, 2 ** (args["levels"] + 1))) // 2 ** args["levels"]
         window = patch + 2 * math.ceil(args["padding_fraction"] * patch)
         modes = max(1, min(defaults["n_modes"], window // 2))
         args["n_modes"] = (modes, modes)
@@ -509,23 +509,19 @@ def add_arguments(parser: argparse.ArgumentParser, model: str = "fno") -> None:
                            "axis" + (" of a padded patch" if model == "mg-tfno" else "")),
         "domain_mask": "add a channel marking the domain inside each patch and window",
     }
-    for key, default in MODEL_DEFAULTS[model].items():
+    # Other models' options are parsed but hidden, so that train_operator can name the
+    # models they apply to instead of argparse calling them unrecognised.
+    options = {key: value for name in MODELS for key, value in MODEL_DEFAULTS[name].items()}
+    for key, default in {**options, **MODEL_DEFAULTS[model]}.items():
         if isinstance(default, bool):
             kind: dict[str, Any] = {"action": argparse.BooleanOptionalAction}
         elif key == "stitching":
             kind = {"choices": ["crop", "average"]}
         else:
             kind = {"type": type(default)}
+        own = key in MODEL_DEFAULTS[model]
         parser.add_argument("--" + key.replace("_", "-"), **kind,
-                            help=f"{helps[key]} (default {default})")
-    # Other models' options are parsed but hidden, so that train_operator can name the
-    # models they apply to instead of argparse calling them unrecognised.
-    others = {key: value for name in MODELS for key, value in MODEL_DEFAULTS[name].items()
-              if key not in MODEL_DEFAULTS[model]}
-    for key, default in others.items():
-        kind = ({"action": argparse.BooleanOptionalAction} if isinstance(default, bool)
-                else {"type": str if key == "stitching" else type(default)})
-        parser.add_argument("--" + key.replace("_", "-"), **kind, help=argparse.SUPPRESS)
+                            help=f"{helps[key]} (default {default})" if own else argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument(
         "--threads", type=int, default=None,
