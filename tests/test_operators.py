@@ -337,7 +337,7 @@ def test_invalid_model_options_rejected(name, options, message):
 
 
 @pytest.mark.parametrize("levels", [0, 1, 2])
-def test_mg_tfno_default_modes_fit_every_grid(levels):
+def test_mg_tfno_default_modes_fit(levels):
     from neurosolve.sciml.mg_tfno import MGTFNO
 
     for side in range(2 ** (levels + 2), 60):
@@ -347,7 +347,7 @@ def test_mg_tfno_default_modes_fit_every_grid(levels):
         assert model(torch.zeros(1, 1, side, side + 3)).shape == (1, 1, side, side + 3)
 
 
-def test_resume_of_checkpoint_without_newer_option(tiny_data, tmp_path):
+def test_resume_fills_missing_option(tiny_data, tmp_path):
     # A checkpoint whose model_args lack a setting resumes with that setting's default.
     options = {"hidden_channels": 4, "n_layers": 1, "domain_mask": False, "progress": False}
     out = tmp_path / "m.pt"
@@ -408,7 +408,7 @@ def test_shipped_weights_off_size_grids(method, shape):
     assert np.mean(errors) < 1.5 * SHIPPED_L2[method], f"mean relative L2 {np.mean(errors):.3g}"
 
 
-def test_mgno_warns_off_its_training_spacing():
+def test_mgno_warns_off_training_grid():
     coarse, fine = (generated_coefficients(1, n, seed=0)[0] for n in (65, 96))
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)

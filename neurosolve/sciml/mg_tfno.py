@@ -131,7 +131,7 @@ class MGTFNO(torch.nn.Module):
     Raises
     ------
     ValueError
-        On invalid settings; in ``forward``, on a wrong channel count, a grid with an axis
+        On invalid settings. In ``forward``, on a wrong channel count, a grid with an axis
         shorter than ``2^(L + 1)`` points, or a grid whose patches are too small for
         ``n_modes``.
 
